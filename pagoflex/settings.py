@@ -1,0 +1,145 @@
+"""Pagoflex settings, read from the environment with django-environ.
+
+With no environment at all the project runs in development mode on SQLite with a
+development encryption key. With ``DEBUG=False`` it refuses to start unless the
+secrets it needs are set, and says which variable is missing.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
+
+DEBUG = env.bool("DEBUG", default=True)
+
+# Development defaults. They are public on purpose: production must override them.
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+# key id "dev1", 32 zero-free bytes, base64. Never valid in production (see the check below).
+_DEV_KEYRING = "dev1:ZGV2LW9ubHktcGFnb2ZsZXgta2V5LTMyLWJ5dGVzISE="
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+PAGOFLEX_KEYRING = env.str("PAGOFLEX_KEYRING", default="")
+if not DEBUG:
+    for name, value in (("SECRET_KEY", SECRET_KEY), ("PAGOFLEX_KEYRING", PAGOFLEX_KEYRING)):
+        if not value:
+            raise ImproperlyConfigured(f"{name} must be set when DEBUG=False")
+    if PAGOFLEX_KEYRING == _DEV_KEYRING or SECRET_KEY == _DEV_SECRET_KEY:
+        raise ImproperlyConfigured("the development SECRET_KEY/PAGOFLEX_KEYRING cannot be used with DEBUG=False")
+SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
+PAGOFLEX_KEYRING = PAGOFLEX_KEYRING or _DEV_KEYRING
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_celery_beat",
+    "payments",
+    "connectors",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "pagoflex.urls"
+WSGI_APPLICATION = "pagoflex.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several threads (the runserver, the simulators' callbacks, tests) share the file.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# Public base URL of this Pagoflex, used to build the URLs handed to banks (webhooks, returns).
+PAGOFLEX_PUBLIC_URL = env.str("PAGOFLEX_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Connector HTTP: connect and read timeouts in seconds. No automatic retry of payment calls.
+CONNECTOR_CONNECT_TIMEOUT = env.float("CONNECTOR_CONNECT_TIMEOUT", default=5.0)
+CONNECTOR_READ_TIMEOUT = env.float("CONNECTOR_READ_TIMEOUT", default=30.0)
+# Per-connector base URL overrides from the environment, e.g. CONNECTOR_BASE_URL_SANDBOX.
+CONNECTOR_BASE_URLS = {
+    key.removeprefix("CONNECTOR_BASE_URL_").lower(): value
+    for key, value in env.ENVIRON.items()
+    if key.startswith("CONNECTOR_BASE_URL_")
+}
+
+REDIS_URL = env.str("REDIS_URL", default="")
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["payments.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["payments.api.permissions.IsMerchant"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "payments.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Pagoflex API",
+    "DESCRIPTION": "Payment orchestration: payments, refunds and connectors over one REST API.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/v1",
+}
+
+# Largest request body accepted by the API and webhook endpoints.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,276 @@
+"""Input serializers (parse and validate a request) and output serializers (render an object)."""
+
+import re
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.urls import reverse
+from rest_framework import serializers
+
+from connectors.base import Card, Upi
+from connectors.masking import luhn_valid
+from payments.api.fields import (
+    AmountField,
+    CurrencyField,
+    MetadataField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictSerializer,
+)
+from payments.models import PaymentAttempt, PaymentOperation, Refund
+from payments.statuses import CaptureMethod, PaymentMethodType
+
+VPA_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]{1,254}@[A-Za-z][A-Za-z0-9]{1,63}$")
+
+
+# -- input ---------------------------------------------------------------------------------------
+
+class CardInput(StrictSerializer):
+    number = StrictCharField(max_length=23, help_text="Card number; never stored.")
+    exp_month = StrictIntegerField(min_value=1, max_value=12)
+    exp_year = StrictIntegerField(min_value=2000, max_value=2100)
+    cvc = StrictCharField(max_length=4, required=False, allow_blank=True, help_text="Never stored.")
+    holder_name = StrictCharField(max_length=200, required=False, allow_blank=True)
+
+    def validate_number(self, value):
+        digits = re.sub(r"[ -]", "", value)
+        if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
+            raise serializers.ValidationError("is not a valid card number", code="card_number_invalid")
+        return digits
+
+    def validate_cvc(self, value):
+        if value and (not value.isdigit() or len(value) not in (3, 4)):
+            raise serializers.ValidationError("must be 3 or 4 digits", code="cvc_invalid")
+        return value
+
+    def validate(self, attrs):
+        now = datetime.now(UTC)
+        if (attrs["exp_year"], attrs["exp_month"]) < (now.year, now.month):
+            raise serializers.ValidationError({"exp_year": [serializers.ErrorDetail("the card has expired",
+                                                                                    code="card_expired")]})
+        return attrs
+
+
+class UpiInput(StrictSerializer):
+    flow = serializers.ChoiceField(choices=["collect", "intent"])
+    vpa = StrictCharField(max_length=255, required=False, allow_blank=True,
+                          help_text="The payer's virtual payment address (handle@psp), for collect.")
+
+    def validate_vpa(self, value):
+        if value and not VPA_RE.fullmatch(value):
+            raise serializers.ValidationError("is not a valid VPA (handle@psp: letters, digits, . - _ then @ and the "
+                                              "PSP's letters and digits)", code="vpa_invalid")
+        return value
+
+    def validate(self, attrs):
+        if attrs["flow"] == "collect" and not attrs.get("vpa"):
+            raise serializers.ValidationError({"vpa": [serializers.ErrorDetail("is required for a collect payment",
+                                                                               code="parameter_missing")]})
+        if attrs["flow"] == "intent" and attrs.get("vpa"):
+            raise serializers.ValidationError({"vpa": [serializers.ErrorDetail("is not used by an intent payment",
+                                                                               code="parameter_invalid")]})
+        return attrs
+
+
+class PaymentMethodDataInput(StrictSerializer):
+    card = CardInput(required=False)
+    upi = UpiInput(required=False)
+
+
+class CustomerInput(StrictSerializer):
+    id = StrictCharField(max_length=100, required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False, allow_blank=True)
+    phone = StrictCharField(max_length=30, required=False, allow_blank=True)
+    country = StrictCharField(max_length=2, min_length=2, required=False)
+
+
+class PaymentMethodMixin:
+    """Shared rules for the payment method of create and confirm."""
+
+    def validate_payment_method(self, attrs, *, required: bool):
+        method_type = attrs.get("payment_method_type")
+        data = attrs.get("payment_method_data")
+        if data is None:
+            if required:
+                raise serializers.ValidationError({"payment_method_data": [serializers.ErrorDetail(
+                    "is required", code="parameter_missing")]})
+            return attrs
+        method_type = method_type or ("upi" if "upi" in data else "card")
+        attrs["payment_method_type"] = method_type
+        if method_type not in data or len(data) != 1:
+            raise serializers.ValidationError({"payment_method_data": [serializers.ErrorDetail(
+                f"must hold exactly one '{method_type}' object for payment_method_type {method_type}",
+                code="parameter_invalid")]})
+        if method_type == "card":
+            card = data["card"]
+            attrs["card"] = Card(number=card["number"], exp_month=card["exp_month"], exp_year=card["exp_year"],
+                                 cvc=card.get("cvc", ""), holder_name=card.get("holder_name", ""))
+        else:
+            attrs["upi"] = Upi(flow=data["upi"]["flow"], vpa=data["upi"].get("vpa", ""))
+        return attrs
+
+
+class PaymentCreateInput(PaymentMethodMixin, StrictSerializer):
+    amount = AmountField(help_text="Minor units of the currency: 1050 is 10.50 EUR, 500 is 500 JPY.")
+    currency = CurrencyField()
+    capture_method = serializers.ChoiceField(choices=CaptureMethod.choices, default=CaptureMethod.AUTOMATIC)
+    confirm = StrictBooleanField(default=False)
+    payment_method_type = serializers.ChoiceField(choices=PaymentMethodType.choices, required=False)
+    payment_method_data = PaymentMethodDataInput(required=False)
+    customer = CustomerInput(required=False)
+    description = StrictCharField(max_length=1000, required=False, allow_blank=True)
+    metadata = MetadataField(required=False)
+    merchant_reference = StrictCharField(max_length=255, required=False, allow_blank=True)
+    return_url = serializers.URLField(max_length=2000, required=False, allow_blank=True)
+    connector = StrictCharField(max_length=40, required=False,
+                                help_text="A connector account id (mca_...) or connector key; overrides routing.")
+    request_three_d_secure = StrictBooleanField(default=False)
+    browser_info = serializers.DictField(required=False)
+
+    def validate(self, attrs):
+        attrs = self.validate_payment_method(attrs, required=attrs.get("confirm", False))
+        if attrs.get("payment_method_type") and "payment_method_data" not in attrs:
+            raise serializers.ValidationError({"payment_method_data": [serializers.ErrorDetail(
+                "is required with payment_method_type", code="parameter_missing")]})
+        return attrs
+
+
+class PaymentConfirmInput(PaymentMethodMixin, StrictSerializer):
+    payment_method_type = serializers.ChoiceField(choices=PaymentMethodType.choices, required=False)
+    payment_method_data = PaymentMethodDataInput(required=False)
+    connector = StrictCharField(max_length=40, required=False)
+    request_three_d_secure = StrictBooleanField(default=False)
+    browser_info = serializers.DictField(required=False)
+
+    def validate(self, attrs):
+        return self.validate_payment_method(attrs, required=False)
+
+
+class PaymentCaptureInput(StrictSerializer):
+    amount = AmountField(required=False, help_text="Minor units; default: everything still capturable.")
+
+
+class PaymentCancelInput(StrictSerializer):
+    cancellation_reason = StrictCharField(max_length=500, required=False, allow_blank=True)
+
+
+class RefundCreateInput(StrictSerializer):
+    payment = StrictCharField(max_length=40, help_text="The payment's id (pay_...).")
+    amount = AmountField(required=False, help_text="Minor units; default: everything still refundable.")
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True)
+    metadata = MetadataField(required=False)
+
+
+class PaymentListFilters(StrictSerializer):
+    status = serializers.ChoiceField(choices=[c for c, _ in PaymentOperation._meta.get_field("status").choices],
+                                     required=False)
+    created_gte = serializers.DateTimeField(required=False)
+    created_lte = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    cursor = serializers.CharField(required=False)
+
+
+# -- output --------------------------------------------------------------------------------------
+
+class ErrorDetailOutput(serializers.Serializer):
+    type = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    param = serializers.CharField(required=False)
+
+
+class ErrorOutput(serializers.Serializer):
+    error = ErrorDetailOutput()
+
+
+class AttemptOutput(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    connector_account = serializers.CharField(source="connector_account.public_id")
+    created = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = PaymentAttempt
+        fields = ["id", "connector", "connector_account", "status", "amount", "currency", "connector_reference",
+                  "error_code", "error_message", "created"]
+
+
+class PaymentOutput(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    object = serializers.SerializerMethodField()
+    livemode = serializers.SerializerMethodField()
+    amount_capturable = serializers.IntegerField(read_only=True)
+    payment_method = serializers.JSONField(source="payment_method_details")
+    next_action = serializers.SerializerMethodField()
+    last_payment_error = serializers.SerializerMethodField()
+    connector = serializers.SerializerMethodField()
+    connector_reference = serializers.SerializerMethodField()
+    attempts = serializers.SerializerMethodField()
+    created = serializers.DateTimeField(source="created_at")
+    updated = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = PaymentOperation
+        fields = ["id", "object", "livemode", "status", "amount", "currency", "capture_method", "amount_capturable",
+                  "amount_captured", "amount_refunded", "payment_method_type", "payment_method", "customer",
+                  "description", "metadata", "merchant_reference", "return_url", "next_action",
+                  "last_payment_error", "integrity_mismatch", "connector", "connector_reference", "attempts",
+                  "created", "updated"]
+
+    def get_object(self, obj) -> str:
+        return "payment"
+
+    def get_livemode(self, obj) -> bool:
+        return obj.mode == "live"
+
+    def _attempts(self, obj) -> list:
+        cache = getattr(obj, "_attempt_list", None)
+        if cache is None:
+            cache = list(obj.attempts.select_related("connector_account").order_by("created_at", "id"))
+            obj._attempt_list = cache
+        return cache
+
+    def get_next_action(self, obj) -> dict | None:
+        action = obj.next_action
+        if not action:
+            return None
+        action = dict(action)
+        if action.get("type") == "redirect_to_url" and (action.get("data") or {}).get("form"):
+            # The bank wants a form POST: the customer is sent to Pagoflex's page that submits it.
+            action["url"] = settings.PAGOFLEX_PUBLIC_URL + reverse("payment-authenticate", args=[obj.public_id])
+            action.pop("data", None)
+        return action
+
+    def get_last_payment_error(self, obj) -> dict | None:
+        if not obj.error_code:
+            return None
+        return {"code": obj.error_code, "message": obj.error_message}
+
+    def get_connector(self, obj) -> str | None:
+        attempts = self._attempts(obj)
+        return attempts[-1].connector if attempts else None
+
+    def get_connector_reference(self, obj) -> str | None:
+        attempts = self._attempts(obj)
+        return (attempts[-1].connector_reference or None) if attempts else None
+
+    def get_attempts(self, obj) -> list[dict]:
+        return AttemptOutput(self._attempts(obj), many=True).data
+
+
+class RefundOutput(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    object = serializers.SerializerMethodField()
+    payment = serializers.CharField(source="payment.public_id")
+    failure_code = serializers.CharField(source="error_code")
+    failure_message = serializers.CharField(source="error_message")
+    created = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = Refund
+        fields = ["id", "object", "payment", "amount", "currency", "status", "reason", "metadata", "failure_code",
+                  "failure_message", "connector_reference", "created"]
+
+    def get_object(self, obj) -> str:
+        return "refund"

@@ -1,0 +1,170 @@
+"""Thin views: parse with an input serializer, call one service, render with an output serializer."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status as http
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from payments import selectors, services
+from payments.api import serializers as s
+from payments.api.idempotency import idempotent
+from payments.api.pagination import CreatedCursorPagination
+from payments.services.routing import find_requested_account
+
+ERRORS = {code: OpenApiResponse(s.ErrorOutput, description=text) for code, text in {
+    400: "Invalid request (the error names the parameter)", 401: "Missing or invalid API key",
+    402: "The connector declined", 404: "No such object (or not yours)", 409: "The object's state forbids it",
+    502: "The connector failed or its outcome is unknown", 503: "The connector is unavailable",
+}.items()}
+IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                      description="Replays the first answer for a repeated request.")
+
+
+def _mode(request) -> str:
+    return request.auth.mode
+
+
+def _requested_account(request, value):
+    return find_requested_account(request.user, _mode(request), value) if value else None
+
+
+class PaymentListCreateView(GenericAPIView):
+    pagination_class = CreatedCursorPagination
+    serializer_class = s.PaymentOutput
+
+    @extend_schema(operation_id="payments_list", parameters=[
+        OpenApiParameter("status", str), OpenApiParameter("created_gte", str, description="ISO 8601 time"),
+        OpenApiParameter("created_lte", str, description="ISO 8601 time"), OpenApiParameter("limit", int),
+        OpenApiParameter("cursor", str)], responses={200: s.PaymentOutput(many=True), **ERRORS})
+    def get(self, request):
+        query = {key.replace("[", "_").replace("]", ""): value for key, value in request.query_params.items()}
+        filters = s.PaymentListFilters(data=query)
+        filters.is_valid(raise_exception=True)
+        params = filters.validated_data
+        queryset = selectors.list_payments(request.user, _mode(request), status=params.get("status"),
+                                           created_gte=params.get("created_gte"), created_lte=params.get("created_lte"))
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.PaymentOutput(page, many=True).data)
+
+    @extend_schema(operation_id="payments_create", request=s.PaymentCreateInput, parameters=[IDEMPOTENCY_HEADER],
+                   responses={201: s.PaymentOutput, **ERRORS})
+    @idempotent
+    def post(self, request):
+        data = _validated(s.PaymentCreateInput, request)
+        requested = _requested_account(request, data.get("connector"))
+        payment = services.create_payment(
+            merchant=request.user, mode=_mode(request), amount=data["amount"], currency=data["currency"],
+            capture_method=data["capture_method"], payment_method_type=data.get("payment_method_type", ""),
+            card=data.get("card"), upi=data.get("upi"), customer=data.get("customer"),
+            description=data.get("description", ""), metadata=data.get("metadata"),
+            merchant_reference=data.get("merchant_reference", ""), return_url=data.get("return_url", ""),
+            requested_connector=requested,
+        )
+        if data["confirm"]:
+            payment = services.confirm_payment(
+                payment_pk=payment.pk, payment_method_type=data["payment_method_type"], card=data.get("card"),
+                upi=data.get("upi"), requested_connector=requested, browser_info=data.get("browser_info"),
+                three_ds=data["request_three_d_secure"])
+        return Response(s.PaymentOutput(payment).data, status=http.HTTP_201_CREATED)
+
+
+class PaymentDetailView(GenericAPIView):
+    serializer_class = s.PaymentOutput
+
+    @extend_schema(operation_id="payments_retrieve", parameters=[
+        OpenApiParameter("force_sync", bool, description="Ask the connector for the latest status first.")],
+        responses={200: s.PaymentOutput, **ERRORS})
+    def get(self, request, payment_id):
+        payment = selectors.get_payment(request.user, _mode(request), payment_id)
+        if request.query_params.get("force_sync", "").lower() == "true":
+            payment = services.sync_payment(payment_pk=payment.pk, actor="api")
+        return Response(s.PaymentOutput(payment).data)
+
+
+class PaymentConfirmView(GenericAPIView):
+    serializer_class = s.PaymentOutput
+
+    @extend_schema(operation_id="payments_confirm", request=s.PaymentConfirmInput, parameters=[IDEMPOTENCY_HEADER],
+                   responses={200: s.PaymentOutput, **ERRORS})
+    @idempotent
+    def post(self, request, payment_id):
+        payment = selectors.get_payment(request.user, _mode(request), payment_id)
+        data = _validated(s.PaymentConfirmInput, request)
+        payment = services.confirm_payment(
+            payment_pk=payment.pk, payment_method_type=data.get("payment_method_type", ""), card=data.get("card"),
+            upi=data.get("upi"), requested_connector=_requested_account(request, data.get("connector")),
+            browser_info=data.get("browser_info"), three_ds=data["request_three_d_secure"])
+        return Response(s.PaymentOutput(payment).data)
+
+
+class PaymentCaptureView(GenericAPIView):
+    serializer_class = s.PaymentOutput
+
+    @extend_schema(operation_id="payments_capture", request=s.PaymentCaptureInput, parameters=[IDEMPOTENCY_HEADER],
+                   responses={200: s.PaymentOutput, **ERRORS})
+    @idempotent
+    def post(self, request, payment_id):
+        payment = selectors.get_payment(request.user, _mode(request), payment_id)
+        data = _validated(s.PaymentCaptureInput, request)
+        payment = services.capture_payment(payment_pk=payment.pk, amount=data.get("amount"))
+        return Response(s.PaymentOutput(payment).data)
+
+
+class PaymentCancelView(GenericAPIView):
+    serializer_class = s.PaymentOutput
+
+    @extend_schema(operation_id="payments_cancel", request=s.PaymentCancelInput, parameters=[IDEMPOTENCY_HEADER],
+                   responses={200: s.PaymentOutput, **ERRORS})
+    @idempotent
+    def post(self, request, payment_id):
+        payment = selectors.get_payment(request.user, _mode(request), payment_id)
+        data = _validated(s.PaymentCancelInput, request)
+        payment = services.cancel_payment(payment_pk=payment.pk, reason=data.get("cancellation_reason", ""))
+        return Response(s.PaymentOutput(payment).data)
+
+
+class RefundListCreateView(GenericAPIView):
+    pagination_class = CreatedCursorPagination
+    serializer_class = s.RefundOutput
+
+    @extend_schema(operation_id="refunds_list", parameters=[
+        OpenApiParameter("payment", str), OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        responses={200: s.RefundOutput(many=True), **ERRORS})
+    def get(self, request):
+        queryset = selectors.refunds_for(request.user, _mode(request))
+        if request.query_params.get("payment"):
+            queryset = queryset.filter(payment__public_id=request.query_params["payment"])
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.RefundOutput(page, many=True).data)
+
+    @extend_schema(operation_id="refunds_create", request=s.RefundCreateInput, parameters=[IDEMPOTENCY_HEADER],
+                   responses={201: s.RefundOutput, **ERRORS})
+    @idempotent
+    def post(self, request):
+        data = _validated(s.RefundCreateInput, request)
+        payment = selectors.get_payment(request.user, _mode(request), data["payment"])
+        refund = services.create_refund(payment_pk=payment.pk, amount=data.get("amount"),
+                                        reason=data.get("reason", ""), metadata=data.get("metadata"))
+        return Response(s.RefundOutput(refund).data, status=http.HTTP_201_CREATED)
+
+
+class RefundDetailView(GenericAPIView):
+    serializer_class = s.RefundOutput
+
+    @extend_schema(operation_id="refunds_retrieve", parameters=[OpenApiParameter("force_sync", bool)],
+                   responses={200: s.RefundOutput, **ERRORS})
+    def get(self, request, refund_id):
+        refund = selectors.get_refund(request.user, _mode(request), refund_id)
+        if request.query_params.get("force_sync", "").lower() == "true":
+            refund = services.sync_refund(refund_pk=refund.pk, actor="api")
+        return Response(s.RefundOutput(refund).data)
+
+
+def _validated(serializer_class, request) -> dict:
+    if not isinstance(request.data, dict):
+        from rest_framework.exceptions import ValidationError
+
+        raise ValidationError({"non_field_errors": ["the body must be a JSON object"]})
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -1,0 +1,249 @@
+"""Merchants, API keys, payments, attempts and refunds.
+
+Amounts are integers of minor units. Status fields change only through the services
+(``payments/services``), which hold a row lock and check ``payments/state_machine.py``.
+"""
+
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+from payments.ids import id_factory
+from payments.state_machine import check_transition
+from payments.statuses import (
+    AttemptStatus,
+    CaptureMethod,
+    PaymentMethodType,
+    PaymentStatus,
+    RefundStatus,
+)
+
+
+class Mode(models.TextChoices):
+    TEST = "test"
+    LIVE = "live"
+
+
+class Merchant(models.Model):
+    public_id = models.CharField(max_length=40, unique=True, default=id_factory("mer"), editable=False)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Extra attempts routing may make after a safe failure (see the routing issue).
+    max_fallback_attempts = models.PositiveSmallIntegerField(default=2)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.public_id})"
+
+    # DRF treats the authenticated principal as a user: a merchant authenticated by API key.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+
+def hash_api_key(raw_key: str) -> str:
+    # API keys are 190 bits of randomness: a plain SHA-256 is enough (no dictionary to attack),
+    # and it lets authentication look the key up by its hash in one indexed query.
+    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    PREFIX_LENGTH = 14  # "sk_test_" + 6 characters, kept for display and support
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
+    label = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=20, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.mode}{', revoked' if self.revoked_at else ''})"
+
+    @classmethod
+    def issue(cls, merchant: Merchant, mode: str = Mode.TEST, label: str = "") -> tuple["ApiKey", str]:
+        """Create a key; the raw key is returned once and never stored."""
+        raw_key = f"sk_{mode}_{secrets.token_urlsafe(24).replace('-', 'A').replace('_', 'B')}"
+        api_key = cls.objects.create(
+            merchant=merchant, mode=mode, label=label, prefix=raw_key[: cls.PREFIX_LENGTH],
+            key_hash=hash_api_key(raw_key),
+        )
+        return api_key, raw_key
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class PaymentOperation(models.Model):
+    public_id = models.CharField(max_length=40, unique=True, default=id_factory("pay"), editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payments")
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    capture_method = models.CharField(max_length=10, choices=CaptureMethod.choices, default=CaptureMethod.AUTOMATIC)
+    status = models.CharField(max_length=32, choices=PaymentStatus.choices, db_index=True)
+    amount_authorized = models.BigIntegerField(default=0)
+    amount_captured = models.BigIntegerField(default=0)
+    amount_refunded = models.BigIntegerField(default=0)
+    # Captures sent to the connector and not yet answered: reserved so that concurrent captures
+    # can never exceed what was authorized.
+    amount_capturing = models.BigIntegerField(default=0)
+    payment_method_type = models.CharField(max_length=16, choices=PaymentMethodType.choices, blank=True)
+    # What may be kept of the payment method: card brand, last four, expiry; UPI flow and VPA.
+    payment_method_details = models.JSONField(default=dict, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True, db_index=True)
+    customer = models.JSONField(default=dict, blank=True)
+    customer_email = models.CharField(max_length=254, blank=True, db_index=True)
+    description = models.CharField(max_length=1000, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    merchant_reference = models.CharField(max_length=255, blank=True, db_index=True)
+    return_url = models.URLField(max_length=2000, blank=True)
+    requested_connector = models.ForeignKey("connectors.ConnectorAccount", null=True, blank=True,
+                                            on_delete=models.PROTECT, related_name="+")
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.CharField(max_length=1000, blank=True)
+    next_action = models.JSONField(null=True, blank=True)
+    integrity_mismatch = models.BooleanField(default=False, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "-created_at", "-id"])]
+        verbose_name = "payment"
+
+    def __str__(self):
+        return self.public_id
+
+    def set_status(self, target: str) -> None:
+        check_transition("payment", self.status, target)
+        self.status = target
+
+    @property
+    def amount_capturable(self) -> int:
+        return max(self.amount_authorized - self.amount_captured - self.amount_capturing, 0)
+
+    @property
+    def latest_attempt(self):
+        return self.attempts.order_by("-created_at", "-id").first()
+
+
+class PaymentAttempt(models.Model):
+    public_id = models.CharField(max_length=40, unique=True, default=id_factory("att"), editable=False)
+    payment = models.ForeignKey(PaymentOperation, on_delete=models.CASCADE, related_name="attempts")
+    connector_account = models.ForeignKey("connectors.ConnectorAccount", on_delete=models.PROTECT,
+                                          related_name="attempts")
+    connector = models.CharField(max_length=40)
+    status = models.CharField(max_length=32, choices=AttemptStatus.choices, db_index=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    connector_reference = models.CharField(max_length=255, blank=True, db_index=True)
+    connector_metadata = models.JSONField(default=dict, blank=True)
+    raw_connector_status = models.CharField(max_length=100, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.CharField(max_length=1000, blank=True)
+    next_action = models.JSONField(null=True, blank=True)
+    routing_decision = models.JSONField(default=dict, blank=True)
+    sync_count = models.PositiveIntegerField(default=0)
+    next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "payment attempt"
+
+    def __str__(self):
+        return self.public_id
+
+    @property
+    def reference(self) -> str:
+        """The reference the bank sees for this attempt."""
+        return self.public_id
+
+    def set_status(self, target: str) -> None:
+        check_transition("attempt", self.status, target)
+        self.status = target
+
+
+class Refund(models.Model):
+    public_id = models.CharField(max_length=40, unique=True, default=id_factory("re"), editable=False)
+    payment = models.ForeignKey(PaymentOperation, on_delete=models.PROTECT, related_name="refunds")
+    attempt = models.ForeignKey(PaymentAttempt, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=RefundStatus.choices, db_index=True)
+    reason = models.CharField(max_length=500, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    connector_reference = models.CharField(max_length=255, blank=True, db_index=True)
+    connector_metadata = models.JSONField(default=dict, blank=True)
+    raw_connector_status = models.CharField(max_length=100, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.CharField(max_length=1000, blank=True)
+    sync_count = models.PositiveIntegerField(default=0)
+    next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.public_id
+
+    def set_status(self, target: str) -> None:
+        check_transition("refund", self.status, target)
+        self.status = target
+
+
+class PaymentEvent(models.Model):
+    """The payment's history: every status change and every staff action, for the timeline."""
+
+    payment = models.ForeignKey(PaymentOperation, on_delete=models.CASCADE, related_name="events")
+    attempt = models.ForeignKey(PaymentAttempt, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=40)  # "status_change", "staff_action", "integrity_mismatch", ...
+    from_status = models.CharField(max_length=32, blank=True)
+    to_status = models.CharField(max_length=32, blank=True)
+    message = models.CharField(max_length=1000, blank=True)
+    actor = models.CharField(max_length=150, blank=True)  # "api", "sync", "webhook", "staff:<username>"
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request made with an ``Idempotency-Key``, replayed for repeats."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        COMPLETED = "completed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "key"], name="unique_idempotency_key_per_merchant")]

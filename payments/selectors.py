@@ -1,0 +1,39 @@
+"""Read queries used by the API and the admin. A merchant only ever sees its own objects,
+in the mode of the key it used: anything else is simply not found."""
+
+from django.http import Http404
+
+from payments.models import PaymentOperation, Refund
+
+
+def payments_for(merchant, mode: str):
+    return PaymentOperation.objects.filter(merchant=merchant, mode=mode)
+
+
+def get_payment(merchant, mode: str, public_id: str) -> PaymentOperation:
+    payment = payments_for(merchant, mode).filter(public_id=public_id).first()
+    if payment is None:
+        raise Http404
+    return payment
+
+
+def list_payments(merchant, mode: str, *, status=None, created_gte=None, created_lte=None):
+    queryset = payments_for(merchant, mode).prefetch_related("attempts__connector_account")
+    if status:
+        queryset = queryset.filter(status=status)
+    if created_gte:
+        queryset = queryset.filter(created_at__gte=created_gte)
+    if created_lte:
+        queryset = queryset.filter(created_at__lte=created_lte)
+    return queryset
+
+
+def refunds_for(merchant, mode: str):
+    return Refund.objects.filter(payment__merchant=merchant, payment__mode=mode).select_related("payment")
+
+
+def get_refund(merchant, mode: str, public_id: str) -> Refund:
+    refund = refunds_for(merchant, mode).filter(public_id=public_id).first()
+    if refund is None:
+        raise Http404
+    return refund

@@ -1,0 +1,50 @@
+"""Cancelling a payment: locally before it reached a bank, by a void after authorization."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from connectors.base import Flow
+from connectors.errors import ConnectorError, ConnectorUnknownOutcome
+from payments.models import PaymentOperation
+from payments.services.connector_calls import payment_data_for, run_flow
+from payments.services.errors import connector_failure, unexpected_state
+from payments.services.outcomes import Outcome, apply_attempt_outcome, move_payment, record_event
+from payments.statuses import AttemptStatus, PaymentStatus
+
+CANCELLABLE_LOCALLY = {PaymentStatus.REQUIRES_PAYMENT_METHOD, PaymentStatus.REQUIRES_CONFIRMATION}
+VOIDABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.REQUIRES_CUSTOMER_ACTION}
+
+
+def cancel_payment(*, payment_pk: int, reason: str = "", actor: str = "api") -> PaymentOperation:
+    with transaction.atomic():
+        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+        if payment.status in CANCELLABLE_LOCALLY:
+            move_payment(payment, PaymentStatus.CANCELLED, actor=actor, message=reason)
+            payment.save()
+            return payment
+        if payment.status not in VOIDABLE or payment.amount_capturing:
+            raise unexpected_state("payment", payment.status, "cancelled")
+        attempt = payment.attempts.filter(
+            status__in=[AttemptStatus.AUTHORIZED, AttemptStatus.AUTHENTICATION_PENDING]).last()
+        if attempt is None:
+            raise unexpected_state("payment", payment.status, "cancelled")
+
+    connector = attempt.connector_account.build_connector()
+    if not connector.supports(Flow.VOID) and attempt.status == AttemptStatus.AUTHENTICATION_PENDING:
+        # Nothing was authorized yet and the bank has no void: abandoning the attempt is enough.
+        apply_attempt_outcome(attempt.pk, Outcome(status=AttemptStatus.VOIDED), actor=actor)
+        return PaymentOperation.objects.get(pk=payment.pk)
+    try:
+        response = run_flow(connector, Flow.VOID, payment_data_for(payment, attempt),
+                            account=attempt.connector_account, payment=payment, attempt=attempt)
+    except ConnectorUnknownOutcome as exc:
+        record_event(payment, "void_unknown", message=exc.message, actor=actor, attempt=attempt)
+        raise connector_failure(exc, action="void") from exc
+    except ConnectorError as exc:
+        raise connector_failure(exc, action="void") from exc
+    if response.status != AttemptStatus.VOIDED:
+        raise connector_failure(ConnectorError(response.message or "the connector did not void the payment",
+                                               code=response.code or "void_failed"), action="void")
+    apply_attempt_outcome(attempt.pk, Outcome.from_response(response), actor=actor)
+    return PaymentOperation.objects.get(pk=payment.pk)

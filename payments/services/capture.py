@@ -1,0 +1,93 @@
+"""Capturing an authorized payment, in full, in part, or in several parts."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from connectors.base import Flow
+from connectors.errors import ConnectorError, ConnectorUnknownOutcome, IntegrityMismatch
+from payments.models import PaymentOperation
+from payments.services.connector_calls import payment_data_for, run_flow
+from payments.services.errors import PaymentError, connector_failure, unexpected_state
+from payments.services.outcomes import Outcome, _apply_attempt_outcome_locked, lock_payment_and_attempt, record_event
+from payments.statuses import AttemptStatus, PaymentStatus
+
+CAPTURABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.PARTIALLY_CAPTURED}
+
+
+def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = "api") -> PaymentOperation:
+    """Capture ``amount`` (default: all that is left) of an authorized payment.
+
+    The amount is reserved under the payment's row lock before the connector is called, so
+    concurrent captures can never add up to more than was authorized.
+    """
+    with transaction.atomic():
+        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+        if payment.status not in CAPTURABLE:
+            raise unexpected_state("payment", payment.status, "captured")
+        attempt = payment.attempts.select_for_update().filter(
+            status__in=[AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED]).last()
+        if attempt is None:
+            raise unexpected_state("payment", payment.status, "captured")
+        connector_class = attempt.connector_account.connector_class
+        if not connector_class.supports(Flow.CAPTURE):
+            raise PaymentError("capture is not supported by this connector", code="flow_not_supported")
+        if payment.status == PaymentStatus.PARTIALLY_CAPTURED and not connector_class.supports_multiple_captures:
+            raise PaymentError("multiple captures are not supported by this connector", code="flow_not_supported")
+        capturable = payment.amount_capturable
+        amount = capturable if amount is None else amount
+        if amount <= 0 or amount > capturable:
+            raise PaymentError(f"amount must be between 1 and the capturable amount {capturable}",
+                               code="amount_too_large" if amount > 0 else "amount_invalid", param="amount")
+        payment.amount_capturing += amount
+        payment.save(update_fields=["amount_capturing", "updated_at"])
+
+    connector = attempt.connector_account.build_connector()
+    data = payment_data_for(payment, attempt)
+    data.amount_to_capture = amount
+    try:
+        response = run_flow(connector, Flow.CAPTURE, data, account=attempt.connector_account, payment=payment,
+                            attempt=attempt)
+    except (ConnectorUnknownOutcome, IntegrityMismatch) as exc:
+        # The capture may have happened: keep the reservation until sync tells us.
+        with transaction.atomic():
+            payment, attempt = lock_payment_and_attempt(attempt.pk)
+            if isinstance(exc, IntegrityMismatch):
+                _apply_attempt_outcome_locked(payment, attempt, Outcome.from_error(
+                    exc, failed_status=AttemptStatus.FAILURE, unknown_status=None), actor=actor)
+            else:
+                record_event(payment, "capture_unknown", message=exc.message, actor=actor, attempt=attempt)
+        raise connector_failure(exc, action="capture") from exc
+    except ConnectorError as exc:
+        _release(payment.pk, amount)
+        raise connector_failure(exc, action="capture") from exc
+
+    if response.status == AttemptStatus.FAILURE:
+        _release(payment.pk, amount)
+        raise PaymentError(f"the connector declined the capture: {response.message}",
+                           code=response.code or "capture_declined", type="connector_error", http_status=402)
+
+    with transaction.atomic():
+        payment, attempt = lock_payment_and_attempt(attempt.pk)
+        payment.amount_capturing -= amount
+        payment.amount_captured += amount
+        fully_captured = payment.amount_captured >= payment.amount_authorized
+        final = fully_captured or not connector_class.supports_multiple_captures
+        outcome = Outcome.from_response(response)
+        outcome.status = AttemptStatus.CHARGED if final else AttemptStatus.PARTIALLY_CHARGED
+        outcome.amount_captured = payment.amount_captured
+        record_event(payment, "captured", message=f"captured {amount} {payment.currency}", actor=actor,
+                     attempt=attempt)
+        _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
+        if final and not fully_captured:
+            # A partial capture that closes the authorization: the rest is released.
+            payment.amount_capturing = 0
+            payment.save(update_fields=["amount_capturing", "updated_at"])
+    return PaymentOperation.objects.get(pk=payment.pk)
+
+
+def _release(payment_pk: int, amount: int) -> None:
+    with transaction.atomic():
+        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+        payment.amount_capturing = max(payment.amount_capturing - amount, 0)
+        payment.save(update_fields=["amount_capturing", "updated_at"])

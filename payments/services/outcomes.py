@@ -1,0 +1,245 @@
+"""Turning a connector's answer into state: one place for attempts, one for refunds.
+
+Confirm, sync, the customer's return and bank webhooks all end here. Each applies the
+outcome under row locks (payment first, then attempt or refund, always in that order so two
+writers never deadlock) and moves status only through the state machine.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from connectors import errors as connector_errors
+from connectors.base import ConnectorResponse
+from payments.models import PaymentAttempt, PaymentEvent, PaymentOperation, Refund
+from payments.state_machine import PAYMENT_STATUS_FOR_ATTEMPT, UNSETTLED_ATTEMPT_STATUSES, can_transition
+from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
+
+logger = logging.getLogger("pagoflex.payments")
+
+# How long after an unsettled answer the first sync is due; later syncs back off (see sync.py).
+FIRST_SYNC_DELAY = timedelta(seconds=30)
+
+
+@dataclass
+class Outcome:
+    """What a flow told us, in platform terms, whatever the path (answer, error, webhook)."""
+
+    status: str | None  # AttemptStatus or RefundStatus; None: nothing to change (e.g. unknown)
+    connector_reference: str = ""
+    raw_status: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    next_action: dict | None = None
+    connector_metadata: dict = field(default_factory=dict)
+    amount_captured: int | None = None
+    integrity_mismatch: str = ""
+    retryable_elsewhere: bool = False
+    retry_safe: bool = False
+
+    @classmethod
+    def from_response(cls, response: ConnectorResponse) -> Outcome:
+        return cls(
+            status=response.status,
+            connector_reference=response.connector_reference,
+            raw_status=response.raw_status,
+            error_code=response.code if response.status in (AttemptStatus.FAILURE, RefundStatus.FAILED) else "",
+            error_message=response.message if response.status in (AttemptStatus.FAILURE, RefundStatus.FAILED) else "",
+            next_action=response.next_action.as_dict() if response.next_action else None,
+            connector_metadata=dict(response.connector_metadata),
+            amount_captured=response.amount_captured,
+            retryable_elsewhere=response.retryable_elsewhere,
+        )
+
+    @classmethod
+    def from_error(cls, exc: connector_errors.ConnectorError, *, failed_status: str, unknown_status: str | None):
+        """A connector error as an outcome: unknown outcomes stay unsettled, the rest fail."""
+        if isinstance(exc, connector_errors.IntegrityMismatch):
+            outcome = cls.from_response(exc.response)
+            outcome.integrity_mismatch = exc.message
+            return outcome
+        if isinstance(exc, connector_errors.ConnectorUnknownOutcome):
+            return cls(status=unknown_status, error_code=exc.code, error_message=exc.message)
+        if isinstance(exc, connector_errors.ConnectorDeclined):
+            return cls(status=failed_status, error_code=exc.decline_code or exc.code, error_message=exc.message,
+                       connector_reference=exc.connector_reference, retryable_elsewhere=exc.retryable_elsewhere)
+        return cls(status=failed_status, error_code=exc.code, error_message=exc.message, retry_safe=exc.retry_safe)
+
+
+@dataclass
+class ApplyResult:
+    changed: bool
+    illegal_transition: str = ""
+    integrity_mismatch: bool = False
+
+
+def record_event(payment, kind: str, *, from_status: str = "", to_status: str = "", message: str = "",
+                 actor: str = "", attempt=None, refund=None) -> None:
+    PaymentEvent.objects.create(payment=payment, attempt=attempt, refund=refund, kind=kind,
+                                from_status=from_status, to_status=to_status, message=message[:1000], actor=actor)
+
+
+def move_payment(payment: PaymentOperation, target: str, *, actor: str, message: str = "", attempt=None) -> None:
+    """Change a locked payment's status through the state machine and record it."""
+    if payment.status == target:
+        return
+    previous = payment.status
+    payment.set_status(target)
+    record_event(payment, "status_change", from_status=previous, to_status=target, message=message, actor=actor,
+                 attempt=attempt)
+
+
+def lock_payment_and_attempt(attempt_pk: int) -> tuple[PaymentOperation, PaymentAttempt]:
+    payment_pk = PaymentAttempt.objects.values_list("payment_id", flat=True).get(pk=attempt_pk)
+    payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+    attempt = PaymentAttempt.objects.select_for_update().select_related("connector_account").get(pk=attempt_pk)
+    return payment, attempt
+
+
+def apply_attempt_outcome(attempt_pk: int, outcome: Outcome, *, actor: str) -> ApplyResult:
+    with transaction.atomic():
+        payment, attempt = lock_payment_and_attempt(attempt_pk)
+        return _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
+
+
+def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: str) -> ApplyResult:
+    if outcome.connector_reference and not attempt.connector_reference:
+        attempt.connector_reference = outcome.connector_reference
+    if outcome.connector_metadata:
+        attempt.connector_metadata = {**attempt.connector_metadata, **outcome.connector_metadata}
+    if outcome.raw_status:
+        attempt.raw_connector_status = outcome.raw_status[:100]
+
+    if outcome.integrity_mismatch:
+        # The bank reports another amount or currency: never call it a success. The attempt
+        # stays unsettled and flagged; staff decide (see the admin's integrity filter).
+        payment.integrity_mismatch = True
+        attempt.error_code, attempt.error_message = "integrity_mismatch", outcome.integrity_mismatch[:1000]
+        if attempt.status == AttemptStatus.STARTED:
+            attempt.set_status(AttemptStatus.PENDING)
+        attempt.next_sync_at = None  # a sync would only repeat the mismatch: staff own it now
+        record_event(payment, "integrity_mismatch", message=outcome.integrity_mismatch, actor=actor, attempt=attempt)
+        attempt.save()
+        payment.save()
+        return ApplyResult(changed=True, integrity_mismatch=True)
+
+    target = outcome.status
+    if target is None or target == attempt.status:
+        if target in UNSETTLED_ATTEMPT_STATUSES or target is None:
+            _schedule_sync(attempt)
+        if outcome.error_code and target is None:
+            attempt.error_code, attempt.error_message = outcome.error_code, outcome.error_message[:1000]
+        attempt.save()
+        return ApplyResult(changed=False)
+
+    if not can_transition("attempt", attempt.status, target):
+        # A late or reordered answer (a failure after a success, say): keep what we have and
+        # leave a trace for staff rather than undoing a settled payment.
+        message = f"ignored {target} for attempt in {attempt.status} (late or out of order)"
+        logger.warning("payment %s: %s", payment.public_id, message)
+        record_event(payment, "illegal_transition", from_status=attempt.status, to_status=target, message=message,
+                     actor=actor, attempt=attempt)
+        attempt.save()
+        return ApplyResult(changed=False, illegal_transition=message)
+
+    attempt.set_status(target)
+    if target == AttemptStatus.FAILURE:
+        attempt.error_code = (outcome.error_code or "declined")[:100]
+        attempt.error_message = (outcome.error_message or "the payment was declined")[:1000]
+    elif not outcome.error_code:
+        attempt.error_code, attempt.error_message = "", ""
+    attempt.next_action = outcome.next_action if target == AttemptStatus.AUTHENTICATION_PENDING else None
+    if target in UNSETTLED_ATTEMPT_STATUSES:
+        _schedule_sync(attempt)
+    else:
+        attempt.next_sync_at = None
+
+    if target in (AttemptStatus.AUTHORIZED, AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
+        payment.amount_authorized = max(payment.amount_authorized, attempt.amount)
+    if target == AttemptStatus.CHARGED:
+        captured = outcome.amount_captured if outcome.amount_captured is not None else attempt.amount
+        payment.amount_captured = max(payment.amount_captured, captured)
+    elif target == AttemptStatus.PARTIALLY_CHARGED and outcome.amount_captured is not None:
+        payment.amount_captured = max(payment.amount_captured, outcome.amount_captured)
+    payment.amount_capturing = min(payment.amount_capturing,
+                                   max(payment.amount_authorized - payment.amount_captured, 0))
+
+    payment_target = PAYMENT_STATUS_FOR_ATTEMPT[target]
+    if can_transition("payment", payment.status, payment_target):
+        move_payment(payment, payment_target, actor=actor, attempt=attempt,
+                     message=attempt.error_message if target == AttemptStatus.FAILURE else "")
+    payment.next_action = attempt.next_action
+    if target == AttemptStatus.FAILURE:
+        payment.error_code, payment.error_message = attempt.error_code, attempt.error_message
+    attempt.save()
+    payment.save()
+    return ApplyResult(changed=True)
+
+
+def _schedule_sync(attempt) -> None:
+    if attempt.next_sync_at is None:
+        attempt.next_sync_at = timezone.now() + FIRST_SYNC_DELAY
+
+
+def apply_refund_outcome(refund_pk: int, outcome: Outcome, *, actor: str) -> ApplyResult:
+    with transaction.atomic():
+        payment_pk = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_pk)
+        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+        refund = Refund.objects.select_for_update().get(pk=refund_pk)
+        return _apply_refund_outcome_locked(payment, refund, outcome, actor=actor)
+
+
+def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: str) -> ApplyResult:
+    if outcome.connector_reference and not refund.connector_reference:
+        refund.connector_reference = outcome.connector_reference
+    if outcome.connector_metadata:
+        refund.connector_metadata = {**refund.connector_metadata, **outcome.connector_metadata}
+    if outcome.raw_status:
+        refund.raw_connector_status = outcome.raw_status[:100]
+    if outcome.integrity_mismatch:
+        payment.integrity_mismatch = True
+        refund.error_code, refund.error_message = "integrity_mismatch", outcome.integrity_mismatch[:1000]
+        refund.next_sync_at = None
+        record_event(payment, "integrity_mismatch", message=outcome.integrity_mismatch, actor=actor, refund=refund)
+        refund.save()
+        payment.save()
+        return ApplyResult(changed=True, integrity_mismatch=True)
+
+    target = outcome.status
+    if target is None or target == refund.status:
+        if refund.status == RefundStatus.PENDING and refund.next_sync_at is None:
+            refund.next_sync_at = timezone.now() + FIRST_SYNC_DELAY
+        if outcome.error_code and target is None:
+            refund.error_code, refund.error_message = outcome.error_code, outcome.error_message[:1000]
+        refund.save()
+        return ApplyResult(changed=False)
+    if not can_transition("refund", refund.status, target):
+        message = f"ignored {target} for refund in {refund.status} (late or out of order)"
+        record_event(payment, "illegal_transition", from_status=refund.status, to_status=target, message=message,
+                     actor=actor, refund=refund)
+        return ApplyResult(changed=False, illegal_transition=message)
+
+    previous = refund.status
+    refund.set_status(target)
+    refund.next_sync_at = None
+    if target == RefundStatus.FAILED:
+        refund.error_code = (outcome.error_code or "refund_failed")[:100]
+        refund.error_message = (outcome.error_message or "the connector refused the refund")[:1000]
+    else:
+        refund.error_code, refund.error_message = "", ""
+    if target == RefundStatus.SUCCEEDED:
+        payment.amount_refunded += refund.amount
+        payment.save(update_fields=["amount_refunded", "updated_at"])
+    record_event(payment, "refund_status_change", from_status=previous, to_status=target, actor=actor, refund=refund,
+                 message=refund.error_message)
+    refund.save()
+    return ApplyResult(changed=True)
+
+
+__all__ = ["ApplyResult", "Outcome", "PaymentStatus", "apply_attempt_outcome", "apply_refund_outcome",
+           "move_payment", "record_event"]

@@ -1,0 +1,69 @@
+"""Refunds: never more than was captured, even when many are asked for at once."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Sum
+
+from connectors.base import Flow
+from connectors.errors import ConnectorError
+from payments.models import PaymentOperation, Refund
+from payments.services.connector_calls import refund_data_for, run_flow
+from payments.services.errors import PaymentError, unexpected_state
+from payments.services.outcomes import Outcome, apply_refund_outcome, record_event
+from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
+
+REFUNDABLE = {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_CAPTURED}
+
+
+def refundable_amount(payment: PaymentOperation) -> int:
+    """Captured minus every refund that succeeded or may still succeed (pending)."""
+    reserved = payment.refunds.filter(status__in=[RefundStatus.PENDING, RefundStatus.SUCCEEDED]).aggregate(
+        total=Sum("amount"))["total"] or 0
+    return payment.amount_captured - reserved
+
+
+def create_refund(*, payment_pk: int, amount: int | None = None, reason: str = "", metadata: dict | None = None,
+                  actor: str = "api") -> Refund:
+    """Refund ``amount`` (default: all that is left) of a captured payment.
+
+    The refund row is created ``pending`` under the payment's row lock, so it counts against
+    the refundable amount before the connector is called: concurrent refunds cannot exceed
+    what was captured.
+    """
+    with transaction.atomic():
+        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+        if payment.status not in REFUNDABLE:
+            raise unexpected_state("payment", payment.status, "refunded")
+        attempt = payment.attempts.filter(status__in=[AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED]).last()
+        if attempt is None:
+            raise unexpected_state("payment", payment.status, "refunded")
+        connector_class = attempt.connector_account.connector_class
+        if not connector_class.supports(Flow.REFUND):
+            raise PaymentError("refunds are not supported by this connector", code="flow_not_supported")
+        available = refundable_amount(payment)
+        amount = available if amount is None else amount
+        if available <= 0:
+            raise PaymentError("this payment has been refunded in full", code="charge_already_refunded",
+                               param="amount")
+        if amount > available:
+            raise PaymentError(f"amount {amount} is more than the {available} left to refund",
+                               code="amount_too_large", param="amount")
+        if amount < payment.amount_captured and not connector_class.supports_partial_refunds:
+            raise PaymentError("partial refunds are not supported by this connector", code="flow_not_supported",
+                               param="amount")
+        refund = Refund.objects.create(payment=payment, attempt=attempt, amount=amount, currency=payment.currency,
+                                       status=RefundStatus.PENDING, reason=reason, metadata=metadata or {})
+        record_event(payment, "refund_created", to_status=RefundStatus.PENDING, actor=actor, refund=refund,
+                     message=f"refund of {amount} {payment.currency}")
+
+    account = attempt.connector_account
+    connector = account.build_connector()
+    try:
+        response = run_flow(connector, Flow.REFUND, refund_data_for(refund), account=account, payment=payment,
+                            attempt=attempt, refund=refund)
+        outcome = Outcome.from_response(response)
+    except ConnectorError as exc:
+        outcome = Outcome.from_error(exc, failed_status=RefundStatus.FAILED, unknown_status=None)
+    apply_refund_outcome(refund.pk, outcome, actor=actor)
+    return Refund.objects.select_related("payment").get(pk=refund.pk)

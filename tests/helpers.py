@@ -1,0 +1,30 @@
+"""Small builders used across the API tests."""
+
+APPROVED_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
+UNSUPPORTED_CARD = "4000000000009995"
+PENDING_CARD = "4000000000000259"
+THREE_DS_CARD = "4000000000003220"
+PENDING_REFUND_CARD = "4000000000007726"
+
+
+def card(number=APPROVED_CARD, exp_month=12, exp_year=2034, cvc="123"):
+    return {"number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": cvc}
+
+
+def payment_body(amount=1050, currency="EUR", *, number=APPROVED_CARD, confirm=True, **extra):
+    body = {"amount": amount, "currency": currency, "confirm": confirm, "payment_method_type": "card",
+            "payment_method_data": {"card": card(number)}}
+    body.update(extra)
+    return body
+
+
+def assert_error(response, status, code=None, param=None):
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert set(error) >= {"type", "code", "message"}
+    if code is not None:
+        assert error["code"] == code, error
+    if param is not None:
+        assert error.get("param") == param, error
+    return error
