@@ -82,6 +82,15 @@ def mask_text(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
     return _mask_pans(text)
 
 
+_CVC_FIELD_RE = re.compile(r'(?P<prefix>"(?:cvc|cvv|cvv2|securityCode|card_cvc)"\s*:\s*)"[^"]*"', re.IGNORECASE)
+
+
+def mask_card_data(text: str) -> str:
+    """Mask only card numbers and CVCs (for a simulator's own request log, where tests still
+    need to read signatures and credentials they sent)."""
+    return _mask_pans(_CVC_FIELD_RE.sub(lambda m: f'{m.group("prefix")}"{MASK}"', text))
+
+
 def mask_headers(headers: dict, secrets=()) -> dict:
     return {
         name: (MASK if _is_sensitive(name) else mask_text(str(value), secrets))

@@ -112,7 +112,7 @@ def route(method: str, pattern: str):
     """Register a handler for ``method`` and a path pattern with ``{name}`` placeholders."""
 
     def decorator(func):
-        func._route = (method.upper(), pattern)
+        func._route_spec = (method.upper(), pattern)
         return func
 
     return decorator
@@ -127,9 +127,11 @@ class SimulatorApp:
         self.requests_seen: list[Request] = []
         self._routes = []
         for name in dir(type(self)):
+            if name.startswith("__"):
+                continue
             handler = getattr(self, name)
-            spec = getattr(handler, "_route", None)
-            if spec:
+            spec = getattr(handler, "_route_spec", None)
+            if isinstance(spec, tuple):
                 method, pattern = spec
                 regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$"
                 self._routes.append((method, re.compile(regex), handler))
@@ -160,7 +162,10 @@ class SimulatorApp:
                 count = int(payload.pop("count", 1))
                 self.faults.arm(count=count, **payload)
             return json_response({"armed": True})
-        self.requests_seen.append(request)
+        if request.path.startswith("/__control__/"):
+            # Test controls are never subject to the fault switches meant for the bank's API.
+            return self._route(request)
+        self.requests_seen.append(_masked_copy(request))
         fault = self.faults.next()
         if fault.get("delay"):
             time.sleep(float(fault["delay"]))
@@ -203,6 +208,16 @@ class SimulatorApp:
     def wrong_amount(self, request: Request) -> bool:
         """True when the wrong-amount fault is armed for this request."""
         return bool(getattr(request, "fault", {}).get("wrong_amount"))
+
+
+def _masked_copy(request: Request) -> Request:
+    """What the simulator keeps of a request for tests to inspect: card numbers and CVCs masked
+    (a test bank keeps no card data either); headers and signatures stay readable."""
+    from connectors.masking import mask_card_data
+
+    return Request(method=request.method, path=request.path, query=dict(request.query),
+                   headers=dict(request.headers), remote_addr=request.remote_addr,
+                   body=mask_card_data(request.body.decode("utf-8", "replace")).encode("utf-8"))
 
 
 def _drop_connection(environ) -> None:
