@@ -1,0 +1,1 @@
+"""Paytm Payments: UPI Intent and Collect (see adapter.py)."""
