@@ -1,0 +1,94 @@
+"""Tokenization, paying with a saved token (storedCredentials) and card verification."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connectors.base import Flow
+from connectors.errors import ConnectorBadRequest, ConnectorDeclined
+
+from .conftest import CREDENTIALS, payment
+
+
+def sent_body(connector) -> dict:
+    return json.loads(connector.calls[-1].request_body)
+
+
+def test_tokenize_returns_a_reusable_token_and_never_the_card(connector, gateway):
+    result = connector.call(Flow.TOKENIZE, payment(card="5424180279791732"))
+    assert result.payment_token in gateway.app.tokens
+    assert result.connector_metadata == {"card_last4": "1732", "card_brand": "MASTERCARD"}
+    assert "5424180279791732" not in json.dumps(gateway.app.tokens)
+    body = sent_body(connector)
+    assert body["requestType"] == "PaymentCardPaymentTokenizationRequest"
+    assert body["storeId"] == CREDENTIALS["store_id"]
+
+
+def test_tokenize_then_pay_with_the_token_as_a_subsequent_stored_credential(connector):
+    token = connector.call(Flow.TOKENIZE, payment()).payment_token
+    result = connector.call(Flow.AUTHORIZE, payment(amount=4999, card=None, payment_token=token))
+    assert (result.status, result.amount) == ("charged", 4999)
+    body = sent_body(connector)
+    assert body["requestType"] == "PaymentTokenSaleTransaction"
+    assert body["paymentMethod"] == {"paymentToken": {"value": token}}
+    assert body["storedCredentials"] == {"sequence": "SUBSEQUENT", "scheduled": False}
+    assert "authenticationRequest" not in body
+
+
+def test_a_token_pre_auth_can_be_captured_later(connector):
+    token = connector.call(Flow.TOKENIZE, payment()).payment_token
+    result = connector.call(Flow.AUTHORIZE, payment(card=None, payment_token=token, capture_method="manual"))
+    assert result.status == "authorized"
+    assert sent_body(connector)["requestType"] == "PaymentTokenPreAuthTransaction"
+
+
+def test_connector_metadata_can_mark_a_scheduled_first_token_payment(connector):
+    token = connector.call(Flow.TOKENIZE, payment()).payment_token
+    data = payment(
+        card=None, payment_token=token, connector_metadata={"stored_credential_sequence": "FIRST", "scheduled": True}
+    )
+    connector.call(Flow.AUTHORIZE, data)
+    assert sent_body(connector)["storedCredentials"] == {"sequence": "FIRST", "scheduled": True}
+
+
+def test_saving_the_card_on_a_payment_marks_it_first_and_returns_a_token(connector, gateway):
+    result = connector.call(Flow.AUTHORIZE, payment(setup_future_usage=True))
+    body = sent_body(connector)
+    assert body["storedCredentials"] == {"sequence": "FIRST", "scheduled": False}
+    assert body["createToken"] == {"reusable": True}
+    assert result.status == "charged" and result.payment_token in gateway.app.tokens
+
+
+def test_a_token_of_a_declining_card_declines(connector):
+    token = connector.call(Flow.TOKENIZE, payment(card="4000000000000002")).payment_token
+    with pytest.raises(ConnectorDeclined):
+        connector.call(Flow.AUTHORIZE, payment(card=None, payment_token=token))
+
+
+def test_an_unknown_token_is_a_bad_request(connector):
+    with pytest.raises(ConnectorBadRequest, match="Invalid payment token"):
+        connector.call(Flow.AUTHORIZE, payment(card=None, payment_token="NOTATOKEN"))
+
+
+def test_a_payment_without_card_or_token_is_refused_before_sending(connector, gateway):
+    with pytest.raises(ConnectorBadRequest):
+        connector.call(Flow.AUTHORIZE, payment(card=None))
+    with pytest.raises(ConnectorBadRequest):
+        connector.call(Flow.TOKENIZE, payment(card=None))
+    assert gateway.app.requests_seen == []
+
+
+def test_card_verification_approves_a_good_card_without_charging(connector, gateway):
+    result = connector.call(Flow.VERIFY, payment())
+    assert result.status == "charged" and result.raw_status == "APPROVED/VERIFIED"
+    assert result.amount is None
+    assert "transactionAmount" not in sent_body(connector)
+    assert gateway.transactions("SALE") == [] and len(gateway.transactions("VERIFICATION")) == 1
+
+
+def test_card_verification_declines_a_bad_card(connector):
+    with pytest.raises(ConnectorDeclined) as caught:
+        connector.call(Flow.VERIFY, payment(card="4000000000000002"))
+    assert caught.value.decline_code == "05"
