@@ -489,6 +489,12 @@ class Connector:
     def parse_webhook(self, *, headers: dict, body: bytes) -> IncomingWebhook:
         raise FlowNotSupported(f"webhooks are not supported by this connector ({self.key})")
 
+    @classmethod
+    def webhook_account_id(cls, *, headers: dict, body: bytes) -> str | None:
+        """For banks that cannot be given a per-account URL: the connector account's public id
+        named in the event (a header or a payload field), or None."""
+        return None
+
     def webhook_acknowledgement(self, outcome: str) -> tuple[int, str, str] | None:
         """(status, content type, body) the bank expects back, or None for Pagoflex's default."""
         return None

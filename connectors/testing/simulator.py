@@ -256,11 +256,13 @@ class SimulatorServer:
         self._server = None
         self._thread = None
 
-    def start(self) -> "SimulatorServer":
+    def start(self) -> SimulatorServer:
         self._server = make_server(self.host, self.port, self.app, server_class=_ThreadingWSGIServer,
                                    handler_class=_QuietHandler)
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sim-{self.port}", daemon=True)
+        # A short poll interval: stop() waits for one poll, and tests start and stop many servers.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"sim-{self.port}", daemon=True)
         self._thread.start()
         return self
 
