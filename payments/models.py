@@ -117,6 +117,10 @@ class PaymentOperation(models.Model):
     return_url = models.URLField(max_length=2000, blank=True)
     requested_connector = models.ForeignKey("connectors.ConnectorAccount", null=True, blank=True,
                                             on_delete=models.PROTECT, related_name="+")
+    saved_payment_method = models.ForeignKey("payments.SavedPaymentMethod", null=True, blank=True,
+                                             on_delete=models.PROTECT, related_name="payments")
+    # Save the card at the gateway for later payments (setup_future_usage) once this one succeeds.
+    save_payment_method = models.BooleanField(default=False)
     error_code = models.CharField(max_length=100, blank=True)
     error_message = models.CharField(max_length=1000, blank=True)
     next_action = models.JSONField(null=True, blank=True)
@@ -247,3 +251,43 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["merchant", "key"], name="unique_idempotency_key_per_merchant")]
+
+
+class SavedPaymentMethod(models.Model):
+    """A customer's card saved at a gateway for later payments: the gateway's token (encrypted,
+    bound to this row), never the card. Payments made with it go to the account that issued it."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=id_factory("pm"), editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="saved_payment_methods")
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
+    customer_id = models.CharField(max_length=100, db_index=True)
+    connector_account = models.ForeignKey("connectors.ConnectorAccount", on_delete=models.PROTECT, related_name="+")
+    token_encrypted = models.TextField(editable=False)
+    payment_method_type = models.CharField(max_length=16, default=PaymentMethodType.CARD)
+    brand = models.CharField(max_length=20, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The first payment with it established the stored-credential agreement with the gateway.
+    first_payment_done = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    detached_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.public_id} ({self.brand} …{self.last4})"
+
+    def _associated_data(self) -> str:
+        return f"payments.SavedPaymentMethod:{self.public_id}:token"
+
+    def set_token(self, token: str) -> None:
+        from connectors import crypto
+
+        self.token_encrypted = crypto.encrypt_json({"token": token}, self._associated_data())
+
+    def get_token(self) -> str:
+        from connectors import crypto
+
+        return crypto.decrypt_json(self.token_encrypted, self._associated_data())["token"]

@@ -1,0 +1,184 @@
+"""The inbound webhook pipeline: store, verify, parse, deduplicate, correlate, apply, answer.
+
+The raw event is committed before anything else, so nothing a bank sends is ever lost, and
+each later step records its outcome on the event. Re-processing a stored event (staff, from
+the admin) runs the same steps again and is idempotent: an event applied once is a duplicate
+the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connectors.base import IncomingWebhook
+from connectors.errors import ConnectorError
+from connectors.models import ConnectorAccount
+from connectors.registry import UnknownConnector, get_connector_class
+from payments.models import PaymentAttempt, Refund
+from payments.services.outcomes import Outcome, apply_attempt_outcome, apply_refund_outcome
+from payments.statuses import AttemptStatus, RefundStatus
+from webhooks.models import AppliedWebhook, WebhookEvent, WebhookOutcome
+
+logger = logging.getLogger("pagoflex.webhooks")
+
+MAX_WEBHOOK_BYTES = 256 * 1024
+
+# The HTTP answer for each outcome: the bank must stop retrying for everything but a bad
+# signature (its problem to fix), a malformed body, and our own errors (worth a retry).
+HTTP_STATUS = {
+    WebhookOutcome.PROCESSED: 200, WebhookOutcome.DUPLICATE: 200, WebhookOutcome.INTEGRITY_MISMATCH: 200,
+    WebhookOutcome.ILLEGAL_TRANSITION: 200, WebhookOutcome.UNKNOWN_REFERENCE: 202,
+    WebhookOutcome.REJECTED_SIGNATURE: 401, WebhookOutcome.UNKNOWN_ACCOUNT: 404, WebhookOutcome.MALFORMED: 400,
+    WebhookOutcome.TOO_LARGE: 413, WebhookOutcome.ERROR: 500, WebhookOutcome.RECEIVED: 500,
+}
+
+SAFE_HEADERS_TO_STORE = None  # every header is kept: signatures and timestamps live there
+
+
+@dataclass
+class WebhookResult:
+    event: WebhookEvent
+    outcome: str
+    http_status: int
+
+
+def store_event(*, connector_key: str, account: ConnectorAccount | None, headers: dict, body: bytes,
+                source_address: str | None, outcome: str = WebhookOutcome.RECEIVED, detail: str = "") -> WebhookEvent:
+    """Step 1: commit the raw event before anything can go wrong with it."""
+    with transaction.atomic():
+        return WebhookEvent.objects.create(
+            connector=connector_key, connector_account=account, headers=headers, body=body,
+            source_address=source_address or None, outcome=outcome, outcome_detail=detail[:1000])
+
+
+def receive(*, connector_key: str, account_public_id: str | None, headers: dict, body: bytes,
+            source_address: str | None, too_large: bool = False) -> WebhookResult:
+    headers = {name.lower(): value for name, value in headers.items()}
+    try:
+        connector_class = get_connector_class(connector_key)
+    except UnknownConnector:
+        connector_class = None
+    account = None
+    if connector_class is not None and account_public_id is None:
+        account_public_id = connector_class.webhook_account_id(headers=headers, body=body)
+    if connector_class is not None and account_public_id:
+        account = ConnectorAccount.objects.filter(public_id=account_public_id).first()
+        if account is not None and account.connector_class is not connector_class:
+            account = None
+    event = store_event(connector_key=connector_class.key if connector_class else connector_key[:40],
+                        account=account, headers=headers, body=body, source_address=source_address)
+    if too_large:
+        return _finish(event, WebhookOutcome.TOO_LARGE, f"body larger than {MAX_WEBHOOK_BYTES} bytes")
+    if account is None:
+        return _finish(event, WebhookOutcome.UNKNOWN_ACCOUNT, "no connector account for this URL")
+    return process(event)
+
+
+def process(event: WebhookEvent) -> WebhookResult:
+    """Steps 2 to 6 on a stored event; safe to run again on the same event."""
+    WebhookEvent.objects.filter(pk=event.pk).update(processing_count=event.processing_count + 1)
+    account = event.connector_account
+    connector = account.build_connector()
+    body = bytes(event.body)
+    try:
+        valid = connector.verify_webhook(headers=event.headers, body=body)
+    except ConnectorError as exc:
+        return _finish(event, WebhookOutcome.ERROR, exc.message)
+    except Exception as exc:  # a signature header too broken to parse is a bad signature
+        logger.info("webhook %s: signature check raised %r", event.public_id, exc)
+        valid = False
+    event.signature_valid = bool(valid)
+    if not valid:
+        return _finish(event, WebhookOutcome.REJECTED_SIGNATURE, "signature missing, wrong or stale")
+    try:
+        parsed = connector.parse_webhook(headers=event.headers, body=body)
+    except Exception as exc:  # the connector could not read it: keep it for staff, tell the bank
+        return _finish(event, WebhookOutcome.MALFORMED, f"could not parse the event: {exc}")
+    event.event_id = parsed.event_id[:255]
+    event.event_type = parsed.event_type[:100]
+    event.connector_reference = parsed.connector_reference[:255]
+    try:
+        return _apply(event, account, parsed)
+    except Exception as exc:
+        logger.exception("webhook %s failed while applying", event.public_id)
+        return _finish(event, WebhookOutcome.ERROR, f"{type(exc).__name__}: {exc}")
+
+
+def _apply(event: WebhookEvent, account: ConnectorAccount, parsed: IncomingWebhook) -> WebhookResult:
+    target = _correlate(account, parsed)
+    if target is None:
+        return _finish(event, WebhookOutcome.UNKNOWN_REFERENCE,
+                       f"no attempt or refund for reference {parsed.connector_reference or parsed.attempt_reference!r}")
+    is_refund = isinstance(target, Refund)
+    event.refund = target if is_refund else None
+    event.attempt = target.attempt if is_refund else target
+    event.payment_id = target.payment_id
+    if parsed.status is None:
+        return _finish(event, WebhookOutcome.PROCESSED, f"informational event {parsed.event_type}")
+
+    outcome = Outcome(status=parsed.status, connector_reference=parsed.connector_reference if not is_refund else "",
+                      raw_status=parsed.raw_status, error_code=parsed.code, error_message=parsed.message)
+    if is_refund:
+        outcome.connector_reference = parsed.connector_reference
+    mismatch = _integrity(target, parsed)
+    if mismatch:
+        outcome.integrity_mismatch = mismatch
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                AppliedWebhook.objects.create(connector_account=account, event_id=parsed.event_id, webhook_event=event)
+        except IntegrityError:
+            return _finish(event, WebhookOutcome.DUPLICATE, "this event was applied already")
+        actor = f"webhook:{event.public_id}"
+        result = (apply_refund_outcome(target.pk, outcome, actor=actor) if is_refund
+                  else apply_attempt_outcome(target.pk, outcome, actor=actor))
+        if result.integrity_mismatch:
+            return _finish(event, WebhookOutcome.INTEGRITY_MISMATCH, mismatch)
+        if result.illegal_transition:
+            return _finish(event, WebhookOutcome.ILLEGAL_TRANSITION, result.illegal_transition)
+        return _finish(event, WebhookOutcome.PROCESSED, f"{parsed.event_type}: {parsed.status}")
+
+
+def _correlate(account: ConnectorAccount, parsed: IncomingWebhook):
+    if parsed.is_refund or isinstance(parsed.status, RefundStatus):
+        refunds = Refund.objects.filter(attempt__connector_account=account)
+        if parsed.refund_reference:
+            refund = refunds.filter(public_id=parsed.refund_reference).first()
+            if refund:
+                return refund
+        if parsed.connector_reference:
+            return refunds.filter(connector_reference=parsed.connector_reference).first()
+        return None
+    attempts = PaymentAttempt.objects.filter(connector_account=account)
+    if parsed.connector_reference:
+        attempt = attempts.filter(connector_reference=parsed.connector_reference).first()
+        if attempt:
+            return attempt
+    if parsed.attempt_reference:
+        return attempts.filter(public_id=parsed.attempt_reference).first()
+    return None
+
+
+def _integrity(target, parsed: IncomingWebhook) -> str:
+    problems = []
+    if parsed.amount is not None and parsed.amount != target.amount and parsed.status not in (
+            AttemptStatus.FAILURE, RefundStatus.FAILED):
+        problems.append(f"amount: expected {target.amount}, webhook said {parsed.amount}")
+    if parsed.currency and parsed.currency.upper() != target.currency:
+        problems.append(f"currency: expected {target.currency}, webhook said {parsed.currency}")
+    return f"webhook integrity check failed ({', '.join(problems)})" if problems else ""
+
+
+def _finish(event: WebhookEvent, outcome: str, detail: str = "") -> WebhookResult:
+    event.outcome = outcome
+    event.outcome_detail = detail[:1000]
+    event.processed_at = timezone.now()
+    event.save(update_fields=["outcome", "outcome_detail", "processed_at", "signature_valid", "event_id",
+                              "event_type", "connector_reference", "payment", "attempt", "refund"])
+    if outcome not in (WebhookOutcome.PROCESSED, WebhookOutcome.DUPLICATE):
+        logger.info("webhook %s: %s (%s)", event.public_id, outcome, detail)
+    return WebhookResult(event=event, outcome=outcome, http_status=HTTP_STATUS[outcome])

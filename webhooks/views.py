@@ -1,0 +1,47 @@
+"""Inbound webhook endpoints. Banks post here: CSRF does not apply, nothing is trusted but a
+verified signature, and the raw event is stored before anything else happens."""
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from connectors.models import ConnectorAccount
+from webhooks import inbound
+
+
+def _read_body(request) -> tuple[bytes, bool]:
+    """The body, at most MAX_WEBHOOK_BYTES of it, and whether there was more."""
+    stream = request  # HttpRequest is file-like; reading it directly bypasses DATA_UPLOAD_MAX_MEMORY_SIZE
+    body = stream.read(inbound.MAX_WEBHOOK_BYTES + 1)
+    return body[: inbound.MAX_WEBHOOK_BYTES], len(body) > inbound.MAX_WEBHOOK_BYTES
+
+
+def _answer(result: inbound.WebhookResult) -> HttpResponse:
+    account: ConnectorAccount | None = result.event.connector_account
+    if account is not None:
+        custom = account.connector_class(credentials={}, base_url="").webhook_acknowledgement(result.outcome)
+        if custom is not None and result.http_status < 300:
+            status, content_type, text = custom
+            return HttpResponse(text, status=status, content_type=content_type)
+    return JsonResponse({"received": result.http_status < 300, "event": result.event.public_id,
+                         "outcome": result.outcome}, status=result.http_status)
+
+
+@csrf_exempt
+@require_POST
+def connector_webhook(request, connector: str, account_id: str):
+    body, too_large = _read_body(request)
+    result = inbound.receive(connector_key=connector, account_public_id=account_id, headers=dict(request.headers),
+                             body=body, source_address=request.META.get("REMOTE_ADDR"), too_large=too_large)
+    return _answer(result)
+
+
+@csrf_exempt
+@require_POST
+def legacy_webhook(request, connector: str):
+    """``POST /webhooks/bancox``: for a bank that cannot be given a per-account URL, the
+    connector finds the account named in the event itself."""
+    body, too_large = _read_body(request)
+    result = inbound.receive(connector_key=connector, account_public_id=None, headers=dict(request.headers),
+                             body=body, source_address=request.META.get("REMOTE_ADDR"), too_large=too_large)
+    return _answer(result)
