@@ -84,3 +84,17 @@ def all_logs(caplog):
     """Every log record of the test, at every level."""
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+@pytest.fixture
+def pagoflex_server(transactional_db, settings):
+    """Pagoflex itself served on a loopback port by a threaded server with a deep listen backlog
+    (Django's live server queues only 10 connections; bursts of bank webhooks need more)."""
+    from django.core.wsgi import get_wsgi_application
+
+    from connectors.testing.simulator import SimulatorServer
+
+    server = SimulatorServer(get_wsgi_application()).start()
+    settings.PAGOFLEX_PUBLIC_URL = server.base_url
+    yield server
+    server.stop()

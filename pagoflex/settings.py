@@ -5,6 +5,7 @@ development encryption key. With ``DEBUG=False`` it refuses to start unless the
 secrets it needs are set, and says which variable is missing.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -81,8 +82,14 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several threads (the runserver, the simulators' callbacks, tests) share the file.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several threads (the runserver, the simulators' callbacks, tests) share the file. IMMEDIATE
+    # takes the write lock at BEGIN, so a transaction that reads then writes waits for another
+    # writer (up to the timeout) instead of failing with "database is locked" on the upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # Tests on SQLite use a file per test process, not the in-memory database: its shared cache
+    # fails at once ("table is locked") when a live server thread writes beside the test.
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"

@@ -32,12 +32,16 @@ def choose_connector_account(payment, requested: ConnectorAccount | None = None)
             raise PaymentError(f"connector account {requested.public_id} cannot take this payment: {reason}",
                                code="connector_not_eligible", param="connector")
         return requested
+    reasons = []
     for account in ConnectorAccount.objects.filter(merchant_id=payment.merchant_id, enabled=True, mode=payment.mode):
-        if is_eligible(account, payment)[0]:
+        eligible, reason = is_eligible(account, payment)
+        if eligible:
             return account
-    raise PaymentError("no enabled connector account can take this payment "
-                       f"({payment.payment_method_type or 'card'}, {payment.currency}, {payment.capture_method})",
-                       code="no_eligible_connector", http_status=400)
+        reasons.append(f"{account.public_id}: {reason}")
+    detail = "; ".join(reasons) if reasons else f"no enabled {payment.mode} connector account"
+    raise PaymentError("no connector account can take this payment "
+                       f"({payment.payment_method_type or 'card'}, {payment.currency}, {payment.capture_method}): "
+                       f"{detail}", code="no_eligible_connector", http_status=400)
 
 
 def find_requested_account(merchant, mode: str, value: str) -> ConnectorAccount:
