@@ -3,7 +3,7 @@ in the mode of the key it used: anything else is simply not found."""
 
 from django.http import Http404
 
-from payments.models import PaymentOperation, Refund
+from payments.models import PaymentOperation, Refund, SavedPaymentMethod
 
 
 def payments_for(merchant, mode: str):
@@ -37,3 +37,15 @@ def get_refund(merchant, mode: str, public_id: str) -> Refund:
     if refund is None:
         raise Http404
     return refund
+
+
+def saved_methods_for(merchant, mode: str, *, customer_id: str | None = None):
+    queryset = SavedPaymentMethod.objects.filter(merchant=merchant, mode=mode).select_related("connector_account")
+    return queryset.filter(customer_id=customer_id) if customer_id else queryset
+
+
+def get_saved_method(merchant, mode: str, public_id: str) -> SavedPaymentMethod:
+    method = saved_methods_for(merchant, mode).filter(public_id=public_id).first()
+    if method is None:
+        raise Http404
+    return method

@@ -1,7 +1,7 @@
 """Pages the customer's browser reaches (not the merchant API): the return from a bank's
 authentication page, and the page that forwards the customer to a bank that wants a form POST."""
 
-from urllib.parse import urlencode, urlparse, urlunparse, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render

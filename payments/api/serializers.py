@@ -18,7 +18,7 @@ from payments.api.fields import (
     StrictIntegerField,
     StrictSerializer,
 )
-from payments.models import PaymentAttempt, PaymentOperation, Refund
+from payments.models import PaymentAttempt, PaymentOperation, Refund, SavedPaymentMethod
 from payments.statuses import CaptureMethod, PaymentMethodType
 
 VPA_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]{1,254}@[A-Za-z][A-Za-z0-9]{1,63}$")
@@ -89,9 +89,18 @@ class CustomerInput(StrictSerializer):
 class PaymentMethodMixin:
     """Shared rules for the payment method of create and confirm."""
 
-    def validate_payment_method(self, attrs, *, required: bool):
+    def check_payment_method(self, attrs, *, required: bool):
         method_type = attrs.get("payment_method_type")
         data = attrs.get("payment_method_data")
+        if attrs.get("payment_method"):
+            if data is not None:
+                raise serializers.ValidationError({"payment_method_data": [serializers.ErrorDetail(
+                    "give either payment_method (a saved method) or payment_method_data, not both",
+                    code="parameter_invalid")]})
+            if attrs.get("save_payment_method"):
+                raise serializers.ValidationError({"save_payment_method": [serializers.ErrorDetail(
+                    "this payment method is saved already", code="parameter_invalid")]})
+            return attrs
         if data is None:
             if required:
                 raise serializers.ValidationError({"payment_method_data": [serializers.ErrorDetail(
@@ -128,9 +137,16 @@ class PaymentCreateInput(PaymentMethodMixin, StrictSerializer):
                                 help_text="A connector account id (mca_...) or connector key; overrides routing.")
     request_three_d_secure = StrictBooleanField(default=False)
     browser_info = serializers.DictField(required=False)
+    payment_method = StrictCharField(max_length=40, required=False,
+                                     help_text="A saved payment method (pm_...) to pay with, instead of card data.")
+    save_payment_method = StrictBooleanField(default=False,
+                                             help_text="Save the card at the gateway for the customer (needs customer.id).")
+    scheduled_payment = StrictBooleanField(default=False,
+                                           help_text="A payment with a saved method that is part of a schedule.")
 
     def validate(self, attrs):
-        attrs = self.validate_payment_method(attrs, required=attrs.get("confirm", False))
+        attrs = self.check_payment_method(attrs, required=attrs.get("confirm", False) and not attrs.get(
+            "payment_method"))
         if attrs.get("payment_method_type") and "payment_method_data" not in attrs:
             raise serializers.ValidationError({"payment_method_data": [serializers.ErrorDetail(
                 "is required with payment_method_type", code="parameter_missing")]})
@@ -140,12 +156,46 @@ class PaymentCreateInput(PaymentMethodMixin, StrictSerializer):
 class PaymentConfirmInput(PaymentMethodMixin, StrictSerializer):
     payment_method_type = serializers.ChoiceField(choices=PaymentMethodType.choices, required=False)
     payment_method_data = PaymentMethodDataInput(required=False)
+    payment_method = StrictCharField(max_length=40, required=False)
+    scheduled_payment = StrictBooleanField(default=False)
     connector = StrictCharField(max_length=40, required=False)
     request_three_d_secure = StrictBooleanField(default=False)
     browser_info = serializers.DictField(required=False)
 
     def validate(self, attrs):
-        return self.validate_payment_method(attrs, required=False)
+        return self.check_payment_method(attrs, required=False)
+
+
+class PaymentMethodCreateInput(StrictSerializer):
+    type = serializers.ChoiceField(choices=["card"], default="card")
+    card = CardInput()
+    customer_id = StrictCharField(max_length=100)
+    connector = StrictCharField(max_length=40, help_text="The connector account (mca_...) or key that keeps the token.")
+    verify = StrictBooleanField(default=False, help_text="Verify the card with its issuer, without charging, first.")
+    currency = CurrencyField(required=False)
+
+
+class PaymentMethodOutput(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    object = serializers.SerializerMethodField()
+    type = serializers.CharField(source="payment_method_type")
+    card = serializers.SerializerMethodField()
+    connector_account = serializers.CharField(source="connector_account.public_id")
+    created = serializers.DateTimeField(source="created_at")
+    detached = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SavedPaymentMethod
+        fields = ["id", "object", "type", "customer_id", "card", "connector_account", "created", "detached"]
+
+    def get_object(self, obj) -> str:
+        return "payment_method"
+
+    def get_card(self, obj) -> dict:
+        return {"brand": obj.brand, "last4": obj.last4, "exp_month": obj.exp_month, "exp_year": obj.exp_year}
+
+    def get_detached(self, obj) -> bool:
+        return obj.detached_at is not None
 
 
 class PaymentCaptureInput(StrictSerializer):

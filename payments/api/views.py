@@ -5,10 +5,12 @@ from rest_framework import status as http
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from connectors.base import Card
 from payments import selectors, services
 from payments.api import serializers as s
 from payments.api.idempotency import idempotent
 from payments.api.pagination import CreatedCursorPagination
+from payments.services import payment_methods
 from payments.services.routing import find_requested_account
 
 ERRORS = {code: OpenApiResponse(s.ErrorOutput, description=text) for code, text in {
@@ -58,13 +60,14 @@ class PaymentListCreateView(GenericAPIView):
             card=data.get("card"), upi=data.get("upi"), customer=data.get("customer"),
             description=data.get("description", ""), metadata=data.get("metadata"),
             merchant_reference=data.get("merchant_reference", ""), return_url=data.get("return_url", ""),
-            requested_connector=requested,
+            requested_connector=requested, save_payment_method=data["save_payment_method"],
         )
         if data["confirm"]:
             payment = services.confirm_payment(
-                payment_pk=payment.pk, payment_method_type=data["payment_method_type"], card=data.get("card"),
-                upi=data.get("upi"), requested_connector=requested, browser_info=data.get("browser_info"),
-                three_ds=data["request_three_d_secure"])
+                payment_pk=payment.pk, payment_method_type=data.get("payment_method_type", ""), card=data.get("card"),
+                upi=data.get("upi"), saved_method_id=data.get("payment_method", ""),
+                scheduled=data["scheduled_payment"], requested_connector=requested,
+                browser_info=data.get("browser_info"), three_ds=data["request_three_d_secure"])
         return Response(s.PaymentOutput(payment).data, status=http.HTTP_201_CREATED)
 
 
@@ -92,7 +95,8 @@ class PaymentConfirmView(GenericAPIView):
         data = _validated(s.PaymentConfirmInput, request)
         payment = services.confirm_payment(
             payment_pk=payment.pk, payment_method_type=data.get("payment_method_type", ""), card=data.get("card"),
-            upi=data.get("upi"), requested_connector=_requested_account(request, data.get("connector")),
+            upi=data.get("upi"), saved_method_id=data.get("payment_method", ""), scheduled=data["scheduled_payment"],
+            requested_connector=_requested_account(request, data.get("connector")),
             browser_info=data.get("browser_info"), three_ds=data["request_three_d_secure"])
         return Response(s.PaymentOutput(payment).data)
 
@@ -158,6 +162,54 @@ class RefundDetailView(GenericAPIView):
         if request.query_params.get("force_sync", "").lower() == "true":
             refund = services.sync_refund(refund_pk=refund.pk, actor="api")
         return Response(s.RefundOutput(refund).data)
+
+
+class PaymentMethodListCreateView(GenericAPIView):
+    pagination_class = CreatedCursorPagination
+    serializer_class = s.PaymentMethodOutput
+
+    @extend_schema(operation_id="payment_methods_list", parameters=[
+        OpenApiParameter("customer_id", str), OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        responses={200: s.PaymentMethodOutput(many=True), **ERRORS})
+    def get(self, request):
+        queryset = selectors.saved_methods_for(request.user, _mode(request),
+                                               customer_id=request.query_params.get("customer_id"))
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.PaymentMethodOutput(page, many=True).data)
+
+    @extend_schema(operation_id="payment_methods_create", request=s.PaymentMethodCreateInput,
+                   parameters=[IDEMPOTENCY_HEADER], responses={201: s.PaymentMethodOutput, **ERRORS})
+    @idempotent
+    def post(self, request):
+        data = _validated(s.PaymentMethodCreateInput, request)
+        card = data["card"]
+        method = payment_methods.save_card(
+            merchant=request.user, mode=_mode(request), customer_id=data["customer_id"],
+            card=Card(number=card["number"], exp_month=card["exp_month"], exp_year=card["exp_year"],
+                      cvc=card.get("cvc", ""), holder_name=card.get("holder_name", "")),
+            account=_requested_account(request, data["connector"]), currency=data.get("currency", "EUR"),
+            verify=data["verify"])
+        return Response(s.PaymentMethodOutput(method).data, status=http.HTTP_201_CREATED)
+
+
+class PaymentMethodDetailView(GenericAPIView):
+    serializer_class = s.PaymentMethodOutput
+
+    @extend_schema(operation_id="payment_methods_retrieve", responses={200: s.PaymentMethodOutput, **ERRORS})
+    def get(self, request, payment_method_id):
+        return Response(s.PaymentMethodOutput(selectors.get_saved_method(request.user, _mode(request),
+                                                                        payment_method_id)).data)
+
+
+class PaymentMethodDetachView(GenericAPIView):
+    serializer_class = s.PaymentMethodOutput
+
+    @extend_schema(operation_id="payment_methods_detach", request=None, responses={200: s.PaymentMethodOutput,
+                                                                                   **ERRORS})
+    @idempotent
+    def post(self, request, payment_method_id):
+        method = selectors.get_saved_method(request.user, _mode(request), payment_method_id)
+        return Response(s.PaymentMethodOutput(payment_methods.detach(method)).data)
 
 
 def _validated(serializer_class, request) -> dict:

@@ -25,7 +25,7 @@ def account_webhook_url(account) -> str:
 
 def payment_data_for(payment, attempt, *, card: Card | None = None, upi: Upi | None = None,
                      payment_token: str = "", browser_info: dict | None = None, three_ds: bool = False,
-                     setup_future_usage: bool = False) -> PaymentData:
+                     connector_inputs: dict | None = None) -> PaymentData:
     customer = payment.customer or {}
     return PaymentData(
         payment_id=payment.public_id,
@@ -43,11 +43,11 @@ def payment_data_for(payment, attempt, *, card: Card | None = None, upi: Upi | N
         return_url=payment_return_url(payment),
         webhook_url=account_webhook_url(attempt.connector_account),
         connector_reference=attempt.connector_reference,
-        connector_metadata=dict(attempt.connector_metadata or {}),
+        connector_metadata={**(attempt.connector_metadata or {}), **(connector_inputs or {})},
         amount_captured=payment.amount_captured,
         browser_info=browser_info or {},
         three_ds=three_ds,
-        setup_future_usage=setup_future_usage,
+        setup_future_usage=payment.save_payment_method,
     )
 
 

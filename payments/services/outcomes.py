@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from connectors import errors as connector_errors
 from connectors.base import ConnectorResponse
-from payments.models import PaymentAttempt, PaymentEvent, PaymentOperation, Refund
+from payments.models import PaymentAttempt, PaymentEvent, PaymentOperation, Refund, SavedPaymentMethod
 from payments.state_machine import PAYMENT_STATUS_FOR_ATTEMPT, UNSETTLED_ATTEMPT_STATUSES, can_transition
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
@@ -39,6 +39,7 @@ class Outcome:
     connector_metadata: dict = field(default_factory=dict)
     amount_captured: int | None = None
     integrity_mismatch: str = ""
+    payment_token: str = ""
     retryable_elsewhere: bool = False
     retry_safe: bool = False
 
@@ -53,6 +54,7 @@ class Outcome:
             next_action=response.next_action.as_dict() if response.next_action else None,
             connector_metadata=dict(response.connector_metadata),
             amount_captured=response.amount_captured,
+            payment_token=response.payment_token,
             retryable_elsewhere=response.retryable_elsewhere,
         )
 
@@ -161,6 +163,13 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
 
     if target in (AttemptStatus.AUTHORIZED, AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
         payment.amount_authorized = max(payment.amount_authorized, attempt.amount)
+        if outcome.payment_token:
+            from payments.services.payment_methods import save_from_payment
+
+            save_from_payment(payment, attempt, outcome.payment_token)
+        if payment.saved_payment_method_id:
+            # The stored-credential agreement is now established: later uses are SUBSEQUENT.
+            SavedPaymentMethod.objects.filter(pk=payment.saved_payment_method_id).update(first_payment_done=True)
     if target == AttemptStatus.CHARGED:
         captured = outcome.amount_captured if outcome.amount_captured is not None else attempt.amount
         payment.amount_captured = max(payment.amount_captured, captured)

@@ -10,6 +10,7 @@ from payments.models import PaymentAttempt, PaymentOperation
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError, unexpected_state
 from payments.services.outcomes import Outcome, apply_attempt_outcome, move_payment, record_event
+from payments.services.payment_methods import usable_saved_method
 from payments.services.routing import choose_connector_account
 from payments.statuses import AttemptStatus, PaymentStatus
 
@@ -29,10 +30,13 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
                    payment_method_type: str = "", card: Card | None = None, upi: Upi | None = None,
                    customer: dict | None = None, description: str = "", metadata: dict | None = None,
                    merchant_reference: str = "", return_url: str = "", requested_connector=None,
-                   actor: str = "api") -> PaymentOperation:
+                   save_payment_method: bool = False, actor: str = "api") -> PaymentOperation:
     """Create a payment; it needs confirming (see ``confirm_payment``) before money moves."""
     has_method = card is not None or upi is not None
     customer = customer or {}
+    if save_payment_method and (card is None or not customer.get("id")):
+        raise PaymentError("save_payment_method needs a card and customer.id", code="parameter_missing",
+                           param="customer.id" if card is not None else "payment_method_data")
     payment = PaymentOperation.objects.create(
         merchant=merchant, mode=mode, amount=amount, currency=currency, capture_method=capture_method,
         status=PaymentStatus.REQUIRES_CONFIRMATION if has_method else PaymentStatus.REQUIRES_PAYMENT_METHOD,
@@ -41,15 +45,16 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
         card_last4=card.last4 if card else "",
         customer=customer, customer_email=customer.get("email", ""), description=description,
         metadata=metadata or {}, merchant_reference=merchant_reference, return_url=return_url,
-        requested_connector=requested_connector,
+        requested_connector=requested_connector, save_payment_method=save_payment_method,
     )
     record_event(payment, "created", to_status=payment.status, actor=actor)
     return payment
 
 
 def confirm_payment(*, payment_pk: int, payment_method_type: str = "", card: Card | None = None,
-                    upi: Upi | None = None, requested_connector=None, browser_info: dict | None = None,
-                    three_ds: bool = False, actor: str = "api") -> PaymentOperation:
+                    upi: Upi | None = None, saved_method_id: str = "", scheduled: bool = False,
+                    requested_connector=None, browser_info: dict | None = None, three_ds: bool = False,
+                    actor: str = "api") -> PaymentOperation:
     """Authorize the payment with a connector.
 
     The attempt is committed as ``started`` before the connector is called (a crash leaves a
@@ -60,7 +65,17 @@ def confirm_payment(*, payment_pk: int, payment_method_type: str = "", card: Car
         payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
         if payment.status not in CONFIRMABLE:
             raise unexpected_state("payment", payment.status, "confirmed")
-        if card is not None or upi is not None:
+        saved = None
+        if saved_method_id:
+            saved = usable_saved_method(merchant=payment.merchant, mode=payment.mode, public_id=saved_method_id,
+                                        payment=payment)
+            payment.saved_payment_method = saved
+            payment.payment_method_type = saved.payment_method_type
+            payment.payment_method_details = {"brand": saved.brand, "last4": saved.last4, "exp_month": saved.exp_month,
+                                              "exp_year": saved.exp_year, "saved_payment_method": saved.public_id}
+            payment.card_last4 = saved.last4
+            requested_connector = saved.connector_account
+        elif card is not None or upi is not None:
             payment.payment_method_type = payment_method_type
             payment.payment_method_details = describe_payment_method(payment_method_type, card, upi)
             payment.card_last4 = card.last4 if card else ""
@@ -78,7 +93,13 @@ def confirm_payment(*, payment_pk: int, payment_method_type: str = "", card: Car
         payment.save()
 
     connector = account.build_connector()
-    data = payment_data_for(payment, attempt, card=card, upi=upi, browser_info=browser_info, three_ds=three_ds)
+    stored_credential = {}
+    if saved is not None:
+        stored_credential = {"stored_credential_sequence": "SUBSEQUENT" if saved.first_payment_done else "FIRST",
+                             "scheduled": scheduled}
+    data = payment_data_for(payment, attempt, card=card, upi=upi, browser_info=browser_info, three_ds=three_ds,
+                            payment_token=saved.get_token() if saved is not None else "",
+                            connector_inputs=stored_credential)
     outcome = authorize_with_connector(connector, data, account=account, payment=payment, attempt=attempt)
     apply_attempt_outcome(attempt.pk, outcome, actor=actor)
     return PaymentOperation.objects.get(pk=payment.pk)
