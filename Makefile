@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install clean
+.PHONY: run test lint format install clean bench-sweep
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# Sweep throughput and memory at 10k and 100k pending attempts (not part of `make test`);
+# SQLite unless DATABASE_URL says otherwise, e.g. BENCH_ARGS="--workers 4" on PostgreSQL.
+bench-sweep: $(STAMP)
+	$(BIN)/python bench/sweep_benchmark.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,6 +10,15 @@ SANDBOX_API_KEY = "sbx_test_key_0123456789"
 SANDBOX_WEBHOOK_SECRET = "sbx_whsec_abcdef0123456789"
 
 
+@pytest.fixture(autouse=True)
+def _callbacks_go_nowhere_by_default(settings):
+    """URLs handed to banks point at a closed loopback port unless a test serves Pagoflex itself,
+    so a simulator's callback can never reach a developer's running server on port 8000."""
+    from connectors.testing.simulator import unused_port_url
+
+    settings.PAGOFLEX_PUBLIC_URL = unused_port_url()
+
+
 @pytest.fixture(scope="session")
 def sandbox_simulator():
     from connectors.sandbox.simulator import SandboxSimulator

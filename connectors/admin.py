@@ -1,11 +1,18 @@
 """Connector accounts: credential fields come from the connector's declaration; secrets are
-write-only (shown masked, an empty field keeps the stored value) and stored encrypted."""
+write-only (shown masked, an empty field keeps the stored value) and stored encrypted.
+Nobody, superusers included, is ever shown a secret in clear; a "check connection" action runs
+the connector's harmless check flow, and the call log keeps the masked exchange."""
 
 from django import forms
-from django.contrib import admin
-from django.shortcuts import render
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from connectors.masking import mask_secret_for_display
+from connectors import services
+from connectors.masking import mask_secret_for_display, mask_text
 from connectors.models import ConnectorAccount, ConnectorCall
 from connectors.registry import UnknownConnector, all_connectors, get_connector_class
 
@@ -20,8 +27,9 @@ class ConnectorAccountForm(forms.ModelForm):
     def __init__(self, *args, connector_key: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         key = connector_key or self.instance.connector or self.data.get("connector", "")
-        self.fields["connector"].widget = forms.Select(choices=[(c.key, c.display_name or c.key)
-                                                                for c in all_connectors()])
+        self.fields["connector"].widget = forms.Select(
+            choices=[(c.key, c.display_name or c.key) for c in all_connectors()]
+        )
         if key:
             self.fields["connector"].initial = key
         self.connector_class = None
@@ -34,13 +42,22 @@ class ConnectorAccountForm(forms.ModelForm):
             current = stored.get(spec.name, "")
             if spec.secret:
                 field = forms.CharField(
-                    label=spec.label, required=spec.required and not current, strip=True,
-                    widget=forms.PasswordInput(render_value=False, attrs={
-                        "placeholder": mask_secret_for_display(current) if current else "", "autocomplete": "off"}),
-                    help_text=(spec.help_text + (" Leave empty to keep the stored value." if current else "")).strip())
+                    label=spec.label,
+                    required=spec.required and not current,
+                    strip=True,
+                    widget=forms.PasswordInput(
+                        render_value=False,
+                        attrs={
+                            "placeholder": mask_secret_for_display(current) if current else "",
+                            "autocomplete": "off",
+                        },
+                    ),
+                    help_text=(spec.help_text + (" Leave empty to keep the stored value." if current else "")).strip(),
+                )
             else:
-                field = forms.CharField(label=spec.label, required=spec.required, initial=current,
-                                        help_text=spec.help_text)
+                field = forms.CharField(
+                    label=spec.label, required=spec.required, initial=current, help_text=spec.help_text
+                )
             self.fields[CREDENTIAL_PREFIX + spec.name] = field
 
     def clean(self):
@@ -69,16 +86,34 @@ class ConnectorAccountForm(forms.ModelForm):
         return account
 
 
+def insecure_live_url(account: ConnectorAccount) -> bool:
+    """A live account whose bank URL is not HTTPS would send credentials and card data in clear."""
+    try:
+        base_url = account.base_url
+    except UnknownConnector:
+        return False
+    return account.mode == "live" and not base_url.lower().startswith("https://")
+
+
 @admin.register(ConnectorAccount)
 class ConnectorAccountAdmin(admin.ModelAdmin):
     form = ConnectorAccountForm
-    list_display = ["label", "public_id", "merchant", "connector", "mode", "enabled", "priority"]
+    list_display = ["label", "public_id", "merchant", "connector", "mode", "enabled", "priority", "base_url_shown"]
     list_editable = ["enabled", "priority"]
     list_filter = ["connector", "mode", "enabled"]
     search_fields = ["label", "public_id", "merchant__name"]
-    readonly_fields = ["public_id", "webhook_url"]
+    readonly_fields = ["public_id", "webhook_url", "base_url_in_use"]
+    actions = ["check_connection_action"]
+
+    class Media:
+        css = {"all": ["pagoflex/admin/backoffice.css"]}
+        js = ["pagoflex/admin/backoffice.js"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
+        # The model fields only: the credential fields are added by the form for its connector,
+        # and the fieldsets (which list them) must not be asked for here (they ask for the form).
+        fields = kwargs.get("fields") or ConnectorAccountForm.Meta.fields
+        kwargs["fields"] = [name for name in fields if not name.startswith(CREDENTIAL_PREFIX)]
         form_class = super().get_form(request, obj, change=change, **kwargs)
         connector_key = request.GET.get("connector", "") if obj is None else obj.connector
 
@@ -92,24 +127,132 @@ class ConnectorAccountAdmin(admin.ModelAdmin):
         form = self.get_form(request, obj)()
         credential_names = [name for name in form.fields if name.startswith(CREDENTIAL_PREFIX)]
         main = ["merchant", "connector", "label", "mode", "enabled", "priority", "base_url_override"]
-        fieldsets = [(None, {"fields": (["public_id"] if obj else []) + main})]
+        fieldsets = [(None, {"fields": (["public_id"] if obj else []) + main + (["base_url_in_use"] if obj else [])})]
         fieldsets.append(("Credentials (stored encrypted; secrets are never shown)", {"fields": credential_names}))
         if obj:
             fieldsets.append(("Webhooks", {"fields": ["webhook_url"]}))
         return fieldsets
 
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/check-connection/",
+                self.admin_site.admin_view(self.check_connection_view),
+                name="connectors_connectoraccount_check_connection",
+            ),
+            *super().get_urls(),
+        ]
+
     def add_view(self, request, form_url="", extra_context=None):
         if request.method == "GET" and "connector" not in request.GET:
-            return render(request, "admin/connectors/choose_connector.html", {
-                **self.admin_site.each_context(request), "connectors": all_connectors(),
-                "opts": self.model._meta, "title": "Choose the connector"})
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            return render(
+                request,
+                "admin/connectors/choose_connector.html",
+                {
+                    **self.admin_site.each_context(request),
+                    # Plain values: a template would call a class (to instantiate it) before reading it.
+                    "connectors": [
+                        {
+                            "key": c.key,
+                            "display_name": c.display_name or c.key,
+                            "payment_method_types": sorted(c.payment_method_types),
+                        }
+                        for c in all_connectors()
+                    ],
+                    "opts": self.model._meta,
+                    "title": "Choose the connector",
+                },
+            )
         return super().add_view(request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = dict(extra_context or {})
+        if self.has_change_permission(request):
+            extra["check_connection_url"] = reverse(
+                "admin:connectors_connectoraccount_check_connection", args=[object_id]
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if insecure_live_url(obj):
+            messages.warning(
+                request,
+                f"{obj.label} is a live account and its bank URL {obj.base_url} is not "
+                "HTTPS: credentials and card data would travel in clear.",
+            )
+
+    # -- check connection ----------------------------------------------------------------------
+
+    @admin.action(description="Check the connection of the selected accounts", permissions=["change"])
+    def check_connection_action(self, request, queryset):
+        for account in queryset:
+            self._report_check(request, account)
+
+    @staticmethod
+    def _report_check(request, account):
+        result = services.check_connection(account=account, actor=f"staff:{request.user.username}")
+        secrets = account.build_connector().secret_values()
+        detail = mask_text(result.message, secrets)
+        timing = f"HTTP {result.status_code}, {result.latency_ms} ms" if result.status_code else "no answer"
+        if result.ok:
+            messages.success(request, f"{account.label}: connection OK ({timing}): {detail}")
+        else:
+            messages.error(request, f"{account.label}: connection failed ({timing}): {detail}")
+
+    def check_connection_view(self, request, object_id):
+        """POST from the account page: check the connection, then back to the page with the result."""
+        return _check_connection(self, request, object_id)
+
+    # -- read-only displays --------------------------------------------------------------------
 
     @admin.display(description="webhook URL to give the bank")
     def webhook_url(self, obj):
         from payments.services.connector_calls import account_webhook_url
 
-        return account_webhook_url(obj) if obj and obj.pk else ""
+        if not (obj and obj.pk):
+            return ""
+        return format_html(
+            '<span class="pf-copy"><input type="text" id="webhook-url" readonly value="{}"> '
+            '<button type="button" class="button" data-copy-target="webhook-url">Copy</button></span>',
+            account_webhook_url(obj),
+        )
+
+    @admin.display(description="bank URL in use")
+    def base_url_in_use(self, obj):
+        if not (obj and obj.pk):
+            return ""
+        try:
+            base_url = obj.base_url
+        except UnknownConnector:
+            return "—"
+        source = "the override above" if obj.base_url_override else "the connector's default or the environment"
+        if insecure_live_url(obj):
+            return format_html(
+                '{} (from {}) <span class="pf-warning">Warning: a live account must use HTTPS.</span>', base_url, source
+            )
+        return format_html("{} (from {})", base_url, source)
+
+    @admin.display(description="bank URL")
+    def base_url_shown(self, obj):
+        if insecure_live_url(obj):
+            return format_html('<span class="pf-warning" title="live account without HTTPS">⚠ {}</span>', obj.base_url)
+        try:
+            return obj.base_url
+        except UnknownConnector:
+            return "—"
+
+
+def _check_connection(model_admin, request, object_id):
+    account = get_object_or_404(ConnectorAccount, pk=object_id)
+    if not model_admin.has_change_permission(request, account):
+        raise PermissionDenied
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    model_admin._report_check(request, account)
+    return redirect(reverse("admin:connectors_connectoraccount_change", args=[account.pk]))
 
 
 @admin.register(ConnectorCall)
@@ -117,6 +260,7 @@ class ConnectorCallAdmin(admin.ModelAdmin):
     list_display = ["created_at", "connector_account", "flow", "method", "status_code", "latency_ms", "error"]
     list_filter = ["flow", "status_code"]
     search_fields = ["payment__public_id", "url"]
+    list_select_related = ["connector_account"]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in ConnectorCall._meta.fields]

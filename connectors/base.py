@@ -326,6 +326,9 @@ class Connector:
     # Flows the orchestration runs, in order, before authorize; their results reach
     # authorize in ``PaymentData.session`` keyed by flow.
     pre_authorize_flows: ClassVar[tuple[Flow, ...]] = ()
+    # The bank may ask the customer to authenticate (3-D Secure or the like) before it decides;
+    # read by the capability table in docs/connectors.md.
+    supports_three_ds: ClassVar[bool] = False
 
     def __init__(self, credentials: dict, base_url: str = "", http=None):
         from connectors.http import default_executor
@@ -344,6 +347,11 @@ class Connector:
     @classmethod
     def supported_flows(cls) -> list[Flow]:
         return [flow for flow in Flow if cls.supports(flow)]
+
+    @classmethod
+    def supports_webhooks(cls) -> bool:
+        """True when the connector reads its bank's webhooks (it overrides verify and parse)."""
+        return cls.verify_webhook is not Connector.verify_webhook and cls.parse_webhook is not Connector.parse_webhook
 
     @classmethod
     def supports_currency(cls, currency: str) -> bool:

@@ -33,6 +33,12 @@ if not DEBUG:
         raise ImproperlyConfigured("the development SECRET_KEY/PAGOFLEX_KEYRING cannot be used with DEBUG=False")
 SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
 PAGOFLEX_KEYRING = PAGOFLEX_KEYRING or _DEV_KEYRING
+try:  # a malformed keyring is found at start-up, not at the first payment
+    from connectors.crypto import Keyring, KeyringError
+
+    Keyring.parse(PAGOFLEX_KEYRING)
+except KeyringError as exc:
+    raise ImproperlyConfigured(f"PAGOFLEX_KEYRING is invalid: {exc}") from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -46,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "payments",
     "connectors",
@@ -115,10 +122,54 @@ CONNECTOR_BASE_URLS = {
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+# The shared cache (API rate-limit counters): Redis when there is one; otherwise files under
+# var/cache, which every worker process on the machine shares without a server.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(BASE_DIR / "var" / "cache")}}
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="pagoflex")
+
+# Background jobs run on Celery (pagoflex/celery.py). Redis in production and CI; with no
+# CELERY_BROKER_URL (`make run`) kombu's filesystem transport under var/celery, so a real worker
+# and beat run with no server to install.
+CELERY_DATA_DIR = BASE_DIR / "var" / "celery"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_DATA_DIR / "queue"),
+        "data_folder_out": str(CELERY_DATA_DIR / "queue"),
+        "control_folder": str(CELERY_DATA_DIR / "control"),
+    }
+# Several Pagoflex installs (or test runs) may share one Redis: each consumes its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="pagoflex")
+# A task is acknowledged when it ends, and redelivered if its worker dies: every task is safe to
+# run again (the sweeps' claims and the outbox make repeats harmless).
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# Well under the sweeps' claim lease (payments/services/sweeps.py), so a claimed item is never
+# worked on by two tasks at once.
+CELERY_TASK_SOFT_TIME_LIMIT = 120
+CELERY_TASK_TIME_LIMIT = 150
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# Sweeps: items claimed per batch; how long a payment may wait for the customer (3-D Secure,
+# UPI collect) before it expires; how long Idempotency-Key answers are kept.
+SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
+PAYMENT_CUSTOMER_ACTION_TTL = env.int("PAYMENT_CUSTOMER_ACTION_TTL", default=3600)
+IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=24)
+
+# Webhooks to merchants: a delivery must answer 2xx within this many seconds.
+WEBHOOK_DELIVERY_TIMEOUT = env.float("WEBHOOK_DELIVERY_TIMEOUT", default=10.0)
+# Endpoints on loopback or private addresses, and plain http, are for development only.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["payments.api.authentication.ApiKeyAuthentication"],
@@ -128,6 +179,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "payments.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Requests per API key, e.g. "100/s", "6000/min" (answered 429 with Retry-After beyond it).
+    "DEFAULT_THROTTLE_CLASSES": ["payments.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="100/s")},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -137,6 +191,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/v1",
+    # Swagger UI served from the installed package, not a CDN: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Largest request body accepted by the API and webhook endpoints.

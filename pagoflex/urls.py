@@ -6,6 +6,7 @@ from payments import views as customer_views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("payments.api.urls")),
+    path("v1/", include("webhooks.api.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("payments/<str:payment_id>/return/", customer_views.payment_return, name="payment-return"),
     path("payments/<str:payment_id>/authenticate/", customer_views.payment_authenticate,

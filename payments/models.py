@@ -132,6 +132,13 @@ class PaymentOperation(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["merchant", "-created_at", "-id"])]
         verbose_name = "payment"
+        # Back-office actions, each granted by role (migration 0003_staff_roles); they call the services.
+        permissions = [
+            ("sync_payment", "Can sync a payment with its connector"),
+            ("capture_payment", "Can capture a payment"),
+            ("cancel_payment", "Can cancel a payment"),
+            ("refund_payment", "Can refund a payment"),
+        ]
 
     def __str__(self):
         return self.public_id
@@ -291,3 +298,36 @@ class SavedPaymentMethod(models.Model):
         from connectors import crypto
 
         return crypto.decrypt_json(self.token_encrypted, self._associated_data())["token"]
+
+
+class RoutingConfiguration(models.Model):
+    """A merchant's routing rules for one mode: the document ``PUT /v1/routing`` takes, stored as
+    validated by ``payments/routing/definition.py`` (strategy, ordered rules, default outcome)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="routing_configurations")
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
+    definition = models.JSONField(default=dict)
+    updated_by = models.CharField(max_length=150, blank=True)  # "api", "staff:<username>"
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "mode"], name="one_routing_configuration_per_mode")]
+
+    def __str__(self):
+        return f"routing of {self.merchant_id} ({self.mode})"
+
+
+class RoutingWindowBucket(models.Model):
+    """One minute of authorization results of one connector account for one payment method and
+    currency: the success-rate window routing reads is the sum of the recent buckets."""
+
+    connector_account = models.ForeignKey("connectors.ConnectorAccount", on_delete=models.CASCADE, related_name="+")
+    payment_method_type = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    bucket_start = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    successes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connector_account", "payment_method_type", "currency",
+                                                       "bucket_start"], name="one_routing_bucket_per_minute")]

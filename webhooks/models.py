@@ -4,6 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from payments.ids import id_factory
+from payments.models import Mode
 
 
 class WebhookOutcome(models.TextChoices):
@@ -68,3 +69,129 @@ class AppliedWebhook(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connector_account", "event_id"],
                                                name="unique_applied_webhook_per_account")]
+
+
+# -- outbound: events to merchants ---------------------------------------------------------------
+
+
+class EventType(models.TextChoices):
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_FAILED = "payment.failed"
+    PAYMENT_REQUIRES_CAPTURE = "payment.requires_capture"
+    PAYMENT_REQUIRES_CUSTOMER_ACTION = "payment.requires_customer_action"
+    PAYMENT_CANCELLED = "payment.cancelled"
+    PAYMENT_CAPTURED = "payment.captured"
+    PAYMENT_INTEGRITY_MISMATCH = "payment.integrity_mismatch"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    REFUND_FAILED = "refund.failed"
+
+
+ALL_EVENTS = "*"
+
+
+class WebhookEndpoint(models.Model):
+    """A merchant's URL that receives signed events. The signing secret is encrypted and bound
+    to this row; the merchant sees it once, when the endpoint is created."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=id_factory("we"), editable=False)
+    merchant = models.ForeignKey("payments.Merchant", on_delete=models.CASCADE, related_name="webhook_endpoints")
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
+    url = models.URLField(max_length=2000)
+    enabled_events = models.JSONField(default=list, help_text='Event types, or ["*"] for every type.')
+    description = models.CharField(max_length=500, blank=True)
+    enabled = models.BooleanField(default=True)
+    secret_encrypted = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.url} ({self.public_id})"
+
+    def _associated_data(self) -> str:
+        # Binds the ciphertext to this row: copied to another endpoint, it fails to decrypt.
+        return f"webhooks.WebhookEndpoint:{self.public_id}:secret"
+
+    def set_secret(self, secret: str) -> None:
+        from connectors import crypto
+
+        self.secret_encrypted = crypto.encrypt_json({"secret": secret}, self._associated_data())
+
+    def get_secret(self) -> str:
+        from connectors import crypto
+
+        return crypto.decrypt_json(self.secret_encrypted, self._associated_data())["secret"]
+
+    def wants(self, event_type: str) -> bool:
+        return self.enabled and (ALL_EVENTS in self.enabled_events or event_type in self.enabled_events)
+
+
+class MerchantEvent(models.Model):
+    """The outbox: one row per change a merchant hears about, written in the same transaction
+    as the change. ``data`` is the object as the API rendered it at that moment."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=id_factory("evt"), editable=False)
+    merchant = models.ForeignKey("payments.Merchant", on_delete=models.CASCADE, related_name="+")
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
+    type = models.CharField(max_length=64, choices=EventType.choices, db_index=True)
+    payment = models.ForeignKey("payments.PaymentOperation", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="merchant_events")
+    refund = models.ForeignKey("payments.Refund", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="merchant_events")
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "mode", "-created_at", "-id"])]
+
+    def __str__(self):
+        return f"{self.type} {self.public_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint. ``next_attempt_at`` is when the next try is due; while a worker
+    holds the delivery it is the end of that worker's claim (see payments/services/sweeps.py)."""
+
+    event = models.ForeignKey(MerchantEvent, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING,
+                              db_index=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    give_up_at = models.DateTimeField()
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [models.UniqueConstraint(fields=["event", "endpoint"], name="unique_delivery_per_endpoint")]
+
+    def __str__(self):
+        return f"{self.event} -> {self.endpoint.url} ({self.status})"
+
+
+class WebhookDeliveryAttempt(models.Model):
+    """Every try, whatever happened: what the merchant's endpoint answered, and how fast."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    succeeded = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.CharField(max_length=1000, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -21,6 +21,7 @@ from connectors.base import (
     ConnectorResponse,
     CredentialField,
     CurrencyUnit,
+    Flow,
     HttpResponse,
     PaymentData,
     RefundData,
@@ -40,6 +41,8 @@ from payments.statuses import AttemptStatus, RefundStatus
 SANDBOX_URL = "https://prod.emea.api.fiservapps.com/sandbox/ipp/payments-gateway/v2"
 PRODUCTION_URL = "https://prod.emea.api.fiservapps.com/ipp/payments-gateway/v2"
 
+# The transaction id the connection check asks about: never one the gateway issues.
+CONNECTION_CHECK_REFERENCE = "pagoflex-connection-check"
 # Processor answers that mean "not now" rather than "not this card": another connector may approve.
 SOFT_DECLINE_CODES = frozenset({"91", "96"})
 
@@ -65,6 +68,7 @@ class AuthipayConnector(Connector):
     supports_manual_capture = True
     supports_multiple_captures = True
     supports_partial_refunds = True
+    supports_three_ds = True  # 3-D Secure 1.0 and 2.x challenges, finished by complete_authorize
 
     # Replaceable in tests (a fixed clock shows the gateway refusing stale timestamps).
     clock = staticmethod(time.time)
@@ -295,6 +299,25 @@ class AuthipayConnector(Connector):
             currency=currency,
             amount_captured=amount_captured,
             connector_metadata={**transformers.keep(body), **(metadata or {})},
+        )
+
+    # -- check_connection: Get Payment for a transaction that cannot exist ---------------------
+
+    def build_check_connection(self, data=None) -> ConnectorRequest:
+        """GET /payments/{id} (spec 2.1 Get Payment) for an id Pagoflex never uses: nothing is
+        charged, yet the gateway checks the Api-Key, the Message-Signature and the store first."""
+        return self.signed_request("GET", self._transaction_path(CONNECTION_CHECK_REFERENCE))
+
+    def handle_response(self, flow, data, response: HttpResponse) -> ConnectorResponse:
+        # For the connection check "not found" is the good answer: the gateway accepted the
+        # signed request and looked the transaction up; 401/403 still raise as refusals.
+        if Flow(flow) == Flow.CHECK_CONNECTION and response.status_code == 404:
+            return self.handle_check_connection(data, response)
+        return super().handle_response(flow, data, response)
+
+    def handle_check_connection(self, data, response: HttpResponse) -> ConnectorResponse:
+        return ConnectorResponse(
+            status=AttemptStatus.STARTED, raw_status="ok", message="Authipay reachable; credentials and store accepted"
         )
 
     # -- errors (spec 3.4, 5.1) ---------------------------------------------------------------

@@ -24,6 +24,7 @@ from connectors.base import (
     ConnectorResponse,
     CredentialField,
     CurrencyUnit,
+    Flow,
     HttpResponse,
     IncomingWebhook,
     PaymentData,
@@ -34,6 +35,8 @@ from connectors.registry import register
 from payments.statuses import AttemptStatus
 
 ACCOUNT_HEADER = "x-bancox-account"
+# The payment id the connection check asks about: Banco X ids start with "bx_", so it never exists.
+CONNECTION_CHECK_ID = "pagoflex-connection-check"
 
 
 @register
@@ -225,6 +228,25 @@ class BancoXConnector(Connector):
             message=refund.message,
             amount=amount,
             currency=refund.currency or None,
+        )
+
+    # -- check_connection ----------------------------------------------------------------------
+
+    def build_check_connection(self, data=None) -> ConnectorRequest:
+        """SPEC.md §4: ``GET /pay/{id}`` for an id Banco X never issues. It touches no payment, but
+        Banco X checks the api_key and the request signature before it looks the id up."""
+        return self.signed_request("GET", f"/pay/{CONNECTION_CHECK_ID}")
+
+    def handle_response(self, flow, data, response: HttpResponse) -> ConnectorResponse:
+        # For the connection check ``404 not_found`` is the good answer: the signed request was
+        # accepted and the id looked up; 401/403 still raise as credential refusals.
+        if Flow(flow) == Flow.CHECK_CONNECTION and response.status_code == 404:
+            return self.handle_check_connection(data, response)
+        return super().handle_response(flow, data, response)
+
+    def handle_check_connection(self, data, response: HttpResponse) -> ConnectorResponse:
+        return ConnectorResponse(
+            status=AttemptStatus.STARTED, raw_status="ok", message="Banco X reachable; API key and signature accepted"
         )
 
     def _reported_amount(self, answer: BancoXPayment | BancoXRefund) -> int | None:

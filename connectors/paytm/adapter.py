@@ -63,6 +63,10 @@ def verify_return_params(params: Mapping[str, str], *, merchant_id: str, merchan
     return verify_form_checksum(params, merchant_key)
 
 
+# The order id the connection check asks about: valid for Paytm, never an attempt reference.
+CONNECTION_CHECK_ORDER_ID = "PAGOFLEX-CONNECTION-CHECK"
+
+
 @register
 class PaytmConnector(Connector):
     key = "paytm"
@@ -310,6 +314,24 @@ class PaytmConnector(Connector):
             amount=amount,
             amount_captured=amount if status == AttemptStatus.CHARGED else None,
             connector_metadata={k: v for k, v in {"txn_id": txn_id, "bank_txn_id": body.get("bankTxnId")}.items() if v},
+        )
+
+    # -- check_connection: a status query for an order that cannot exist ----------------------
+
+    def build_check_connection(self, data=None) -> ConnectorRequest:
+        """POST /v3/order/status (Transaction Status API) for an order id Pagoflex never uses:
+        nothing is charged, yet Paytm checks the MID and the request's signature first."""
+        return self._signed_post("/v3/order/status", {"mid": self.merchant_id, "orderId": CONNECTION_CHECK_ORDER_ID})
+
+    def handle_check_connection(self, data, response: HttpResponse) -> ConnectorResponse:
+        """"Invalid Order Id" (334) in an answer signed with our key means Paytm is reachable and
+        took the MID and the key; a refused MID or checksum raises ConnectorAuthenticationFailed."""
+        _, result = self._read(response)
+        return ConnectorResponse(
+            status=AttemptStatus.STARTED,
+            raw_status="ok",
+            code=result.code,
+            message="Paytm reachable; merchant ID and key accepted",
         )
 
     # -- refunds: Refund API and Refund Status API ---------------------------------------------

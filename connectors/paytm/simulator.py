@@ -210,13 +210,15 @@ class PaytmSimulator(SimulatorApp):
             if order.txn_id:
                 return self._answer(self._result("F", "325", "Duplicate order id"), sign=False)
             mode = body.get("paymentMode")
+            # The shared wrong_amount fault: the answer reports one rupee more than the order.
+            skew = Decimal("1.00") if self.wrong_amount(request) else Decimal("0.00")
             if mode == "UPI_INTENT" and "UPIPUSH" in order.channels:
-                return self._start_intent(order)
+                return self._start_intent(order, skew)
             if mode == "UPI" and "UPI" in order.channels and body.get("payerAccount"):
-                return self._start_collect(order, str(body["payerAccount"]))
+                return self._start_collect(order, str(body["payerAccount"]), skew)
         return self._answer(self._result("F", "1001", "Payment mode is not allowed for this order"), sign=False)
 
-    def _start_intent(self, order: Order) -> Response:
+    def _start_intent(self, order: Order, skew: Decimal = Decimal("0.00")) -> Response:
         order.txn_id, order.payment_mode = _txn_id(), "UPI"
         order.code, order.message = "402", "Looking for Payment Confirmation"
         link = "upi://pay?" + urlencode(
@@ -224,7 +226,7 @@ class PaytmSimulator(SimulatorApp):
                 "pa": self.merchant_vpa,
                 "pn": self.merchant_name,
                 "tr": order.txn_id,
-                "am": f"{order.amount:.2f}",
+                "am": f"{order.amount + skew:.2f}",
                 "cu": order.currency,
                 "mc": "5641",
                 "tn": f"Payment for {order.order_id}",
@@ -239,7 +241,7 @@ class PaytmSimulator(SimulatorApp):
         }
         return self._answer({**self._result("S", "0000", "Success"), "deepLinkInfo": info}, sign=False)
 
-    def _start_collect(self, order: Order, vpa: str) -> Response:
+    def _start_collect(self, order: Order, vpa: str, skew: Decimal = Decimal("0.00")) -> Response:
         order.txn_id, order.payment_mode, order.payer_vpa = _txn_id(), "UPI", vpa
         order.code, order.message = "402", "Looking for Payment Confirmation"
         if vpa == "success@paytm":
@@ -253,7 +255,7 @@ class PaytmSimulator(SimulatorApp):
             "content": {
                 "MERCHANT_VPA": self.merchant_vpa,
                 "payerVpa": vpa,
-                "txnAmount": f"{order.amount:.2f}",
+                "txnAmount": f"{order.amount + skew:.2f}",
                 "txnToken": order.txn_token,
             },
         }

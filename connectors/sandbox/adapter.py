@@ -28,6 +28,7 @@ from connectors.errors import (
     ConnectorError,
     ConnectorUnavailable,
     ConnectorUnknownOutcome,
+    IntegrityMismatch,
 )
 from connectors.registry import register
 from connectors.sandbox import signature, transformers
@@ -37,6 +38,15 @@ from payments.statuses import AttemptStatus
 def _segment(value: str) -> str:
     # Ids go into URL paths; quoting keeps a stray "/" or "?" from changing the route.
     return quote(value, safe="")
+
+
+def _about(reference: str, body, result: ConnectorResponse) -> ConnectorResponse:
+    """The result, if the answer is about our transaction: every charge and refund echoes our
+    reference, and an answer about another one (a mixed-up reply) must never settle ours."""
+    echoed = body.get("reference") if isinstance(body, dict) else None
+    if echoed != reference:
+        raise IntegrityMismatch({"reference": (reference, echoed)}, result)
+    return result
 
 
 @register
@@ -66,6 +76,7 @@ class SandboxConnector(Connector):
     supports_manual_capture = True
     supports_multiple_captures = True
     supports_partial_refunds = True
+    supports_three_ds = True  # SPEC.md §3.2: requires_action and the bank's 3-D Secure page
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.credentials.get('api_key', '')}"}
@@ -81,7 +92,8 @@ class SandboxConnector(Connector):
     def handle_authorize(self, data: PaymentData, response: HttpResponse) -> ConnectorResponse:
         """A charge: authorized/captured, declined (a FAILURE with the decline code), pending, or
         requires_action with a redirect to the sandbox's 3-D Secure page (SPEC.md §3.2)."""
-        return transformers.charge_response(response.json())
+        body = response.json()
+        return _about(data.attempt_reference, body, transformers.charge_response(body))
 
     # -- capture / void --------------------------------------------------------------------------
 
@@ -95,7 +107,8 @@ class SandboxConnector(Connector):
     def handle_capture(self, data: PaymentData, response: HttpResponse) -> ConnectorResponse:
         """The charge after the capture; ``last_capture_amount`` is what this call captured, and
         it is the amount the integrity check compares."""
-        return transformers.charge_response(response.json(), amount_field="last_capture_amount")
+        body = response.json()
+        return _about(data.attempt_reference, body, transformers.charge_response(body, amount_field="last_capture_amount"))
 
     def expected_amount(self, flow: Flow, data) -> int | None:
         if flow == Flow.CAPTURE:
@@ -108,7 +121,8 @@ class SandboxConnector(Connector):
         return self.json_request("POST", f"/v1/charges/{_segment(data.connector_reference)}/void", {})
 
     def handle_void(self, data: PaymentData, response: HttpResponse) -> ConnectorResponse:
-        return transformers.charge_response(response.json())
+        body = response.json()
+        return _about(data.attempt_reference, body, transformers.charge_response(body))
 
     # -- psync -----------------------------------------------------------------------------------
 
@@ -121,7 +135,8 @@ class SandboxConnector(Connector):
         return self.json_request("GET", "/v1/charges", query={"reference": data.attempt_reference})
 
     def handle_psync(self, data: PaymentData, response: HttpResponse) -> ConnectorResponse:
-        return transformers.charge_response(response.json())
+        body = response.json()
+        return _about(data.attempt_reference, body, transformers.charge_response(body))
 
     # -- refunds ---------------------------------------------------------------------------------
 
@@ -132,7 +147,8 @@ class SandboxConnector(Connector):
         return self.json_request("POST", path, transformers.refund_request(data))
 
     def handle_refund(self, data: RefundData, response: HttpResponse) -> ConnectorResponse:
-        return transformers.refund_response(response.json())
+        body = response.json()
+        return _about(data.refund_id, body, transformers.refund_response(body))
 
     def build_rsync(self, data: RefundData) -> ConnectorRequest:
         """GET /v1/refunds/{id}, or GET /v1/refunds?reference=<refund id> when the refund call
@@ -142,7 +158,8 @@ class SandboxConnector(Connector):
         return self.json_request("GET", "/v1/refunds", query={"reference": data.refund_id})
 
     def handle_rsync(self, data: RefundData, response: HttpResponse) -> ConnectorResponse:
-        return transformers.refund_response(response.json())
+        body = response.json()
+        return _about(data.refund_id, body, transformers.refund_response(body))
 
     # -- check_connection ------------------------------------------------------------------------
 

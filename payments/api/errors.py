@@ -8,7 +8,9 @@ through here.
 """
 
 import logging
+import math
 
+from django import db
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
@@ -71,7 +73,7 @@ def exception_handler(exc, context):
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "api_key_invalid"
         if isinstance(exc, exceptions.NotAuthenticated):
             code = "api_key_missing"
-        return Response(error_body("authentication_error", code, str(exc.detail)), status=401,
+        return Response(error_body("authentication_error", code, str(exc.detail), "Authorization"), status=401,
                         headers={"WWW-Authenticate": "Bearer"})
     if isinstance(exc, (Http404, exceptions.NotFound)):
         return Response(error_body("invalid_request_error", "resource_missing", "no such object"), status=404)
@@ -85,7 +87,8 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.NotAcceptable):
         return Response(error_body("invalid_request_error", "not_acceptable", str(exc.detail)), status=406)
     if isinstance(exc, exceptions.Throttled):
-        wait = int(exc.wait or 1)
+        # Rounded up: a wait of 0.3 s must not be announced as "Retry-After: 0".
+        wait = max(1, math.ceil(exc.wait or 1))
         return Response(error_body("rate_limit_error", "rate_limited", f"too many requests; retry in {wait} s"),
                         status=429, headers={"Retry-After": str(wait)})
     if isinstance(exc, RequestDataTooBig):
@@ -93,6 +96,13 @@ def exception_handler(exc, context):
                         status=413)
     if isinstance(exc, exceptions.APIException):
         return Response(error_body("api_error", str(exc.get_codes()), str(exc.detail)), status=exc.status_code)
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        # The database went away mid-request (failover, restart): the services commit each step
+        # whole, so the merchant may safely retry, and the key makes the retry count once.
+        logger.warning("database unavailable in %s: %s", context.get("view").__class__.__name__ if context else "API",
+                       exc)
+        return Response(error_body("api_error", "service_unavailable", "a temporary failure interrupted the request; "
+                                   "retry it with the same Idempotency-Key"), status=503, headers={"Retry-After": "1"})
     logger.exception("unexpected error in %s", context.get("view").__class__.__name__ if context else "API")
     return Response(error_body("api_error", "internal_error", "something went wrong on our side"), status=500)
 

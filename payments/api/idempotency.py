@@ -9,7 +9,7 @@ row under a unique constraint, so two concurrent requests cannot both win.
 import functools
 import hashlib
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from rest_framework.response import Response
 
 from payments.models import IdempotencyRecord
@@ -39,7 +39,7 @@ def idempotent(view_method):
             response = view_method(self, request, *args, **kwargs)
         except Exception:
             # Nothing was kept: the request may be retried with the same key.
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            _forget(record.pk)
             raise
         if response.status_code >= 500:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
@@ -49,6 +49,14 @@ def idempotent(view_method):
         return response
 
     return wrapper
+
+
+def _forget(record_pk: int) -> None:
+    """Free the key after a failed request, even when the failure was the database connection
+    itself (dropped mid-request): a dead connection is closed so this runs on a fresh one."""
+    if connection.errors_occurred and not connection.in_atomic_block and not connection.is_usable():
+        connection.close()
+    IdempotencyRecord.objects.filter(pk=record_pk).delete()
 
 
 def _replay(request, key: str, fingerprint: str) -> Response:

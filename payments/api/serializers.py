@@ -238,12 +238,21 @@ class ErrorOutput(serializers.Serializer):
 class AttemptOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     connector_account = serializers.CharField(source="connector_account.public_id")
+    fallback = serializers.SerializerMethodField(
+        help_text="True when this attempt was made because the previous one failed safely (see docs/routing.md).")
+    routing_rule = serializers.SerializerMethodField(help_text="The routing rule that chose the account, if any.")
     created = serializers.DateTimeField(source="created_at")
 
     class Meta:
         model = PaymentAttempt
         fields = ["id", "connector", "connector_account", "status", "amount", "currency", "connector_reference",
-                  "error_code", "error_message", "created"]
+                  "error_code", "error_message", "fallback", "routing_rule", "created"]
+
+    def get_fallback(self, obj) -> bool:
+        return bool((obj.routing_decision or {}).get("fallback_from"))
+
+    def get_routing_rule(self, obj) -> str | None:
+        return ((obj.routing_decision or {}).get("rule") or {}).get("name")
 
 
 class PaymentOutput(serializers.ModelSerializer):

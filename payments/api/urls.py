@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from payments.api import views
+from payments.api import routing_views, views
 
 urlpatterns = [
     path("payments", views.PaymentListCreateView.as_view(), name="payments"),
@@ -16,6 +16,7 @@ urlpatterns = [
          name="payment-method-detail"),
     path("payment_methods/<str:payment_method_id>/detach", views.PaymentMethodDetachView.as_view(),
          name="payment-method-detach"),
+    path("routing", routing_views.RoutingView.as_view(), name="routing"),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
          name="docs"),

@@ -18,7 +18,7 @@ VOIDABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.REQUIRES_CUSTOMER_ACTI
 
 def cancel_payment(*, payment_pk: int, reason: str = "", actor: str = "api") -> PaymentOperation:
     with transaction.atomic():
-        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
         if payment.status in CANCELLABLE_LOCALLY:
             move_payment(payment, PaymentStatus.CANCELLED, actor=actor, message=reason)
             payment.save()

@@ -11,6 +11,8 @@ from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError, connector_failure, unexpected_state
 from payments.services.outcomes import Outcome, _apply_attempt_outcome_locked, lock_payment_and_attempt, record_event
 from payments.statuses import AttemptStatus, PaymentStatus
+from webhooks import outbound
+from webhooks.models import EventType
 
 CAPTURABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.PARTIALLY_CAPTURED}
 
@@ -22,10 +24,10 @@ def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = 
     concurrent captures can never add up to more than was authorized.
     """
     with transaction.atomic():
-        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
         if payment.status not in CAPTURABLE:
             raise unexpected_state("payment", payment.status, "captured")
-        attempt = payment.attempts.select_for_update().filter(
+        attempt = payment.attempts.select_for_update(no_key=True).filter(
             status__in=[AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED]).last()
         if attempt is None:
             raise unexpected_state("payment", payment.status, "captured")
@@ -83,11 +85,12 @@ def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = 
             # A partial capture that closes the authorization: the rest is released.
             payment.amount_capturing = 0
             payment.save(update_fields=["amount_capturing", "updated_at"])
+        outbound.emit_payment_event(payment, EventType.PAYMENT_CAPTURED, capture_amount=amount)
     return PaymentOperation.objects.get(pk=payment.pk)
 
 
 def _release(payment_pk: int, amount: int) -> None:
     with transaction.atomic():
-        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
         payment.amount_capturing = max(payment.amount_capturing - amount, 0)
         payment.save(update_fields=["amount_capturing", "updated_at"])

@@ -19,6 +19,8 @@ from connectors.base import ConnectorResponse
 from payments.models import PaymentAttempt, PaymentEvent, PaymentOperation, Refund, SavedPaymentMethod
 from payments.state_machine import PAYMENT_STATUS_FOR_ATTEMPT, UNSETTLED_ATTEMPT_STATUSES, can_transition
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
+from webhooks import outbound
+from webhooks.models import EventType
 
 logger = logging.getLogger("pagoflex.payments")
 
@@ -94,12 +96,20 @@ def move_payment(payment: PaymentOperation, target: str, *, actor: str, message:
     payment.set_status(target)
     record_event(payment, "status_change", from_status=previous, to_status=target, message=message, actor=actor,
                  attempt=attempt)
+    # The merchant's event, in this same transaction (the outbox): never a change without it.
+    outbound.emit_payment_status_event(payment)
+
+
+# Row locks everywhere are FOR NO KEY UPDATE (select_for_update(no_key=True)): they serialise
+# writers of a payment just as well, but unlike FOR UPDATE they do not block the FOR KEY SHARE
+# lock that inserting a row pointing at the payment takes (a call log, an event), which
+# otherwise deadlocks concurrent captures against each other's call-log inserts.
 
 
 def lock_payment_and_attempt(attempt_pk: int) -> tuple[PaymentOperation, PaymentAttempt]:
     payment_pk = PaymentAttempt.objects.values_list("payment_id", flat=True).get(pk=attempt_pk)
-    payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
-    attempt = PaymentAttempt.objects.select_for_update().select_related("connector_account").get(pk=attempt_pk)
+    payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
+    attempt = PaymentAttempt.objects.select_for_update(no_key=True).select_related("connector_account").get(pk=attempt_pk)
     return payment, attempt
 
 
@@ -109,7 +119,8 @@ def apply_attempt_outcome(attempt_pk: int, outcome: Outcome, *, actor: str) -> A
         return _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
 
 
-def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: str) -> ApplyResult:
+def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: str,
+                                  settles_payment: bool = True) -> ApplyResult:
     if outcome.connector_reference and not attempt.connector_reference:
         attempt.connector_reference = outcome.connector_reference
     if outcome.connector_metadata:
@@ -128,6 +139,8 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
         record_event(payment, "integrity_mismatch", message=outcome.integrity_mismatch, actor=actor, attempt=attempt)
         attempt.save()
         payment.save()
+        outbound.emit_payment_event(payment, EventType.PAYMENT_INTEGRITY_MISMATCH,
+                                    integrity_mismatch=outcome.integrity_mismatch)
         return ApplyResult(changed=True, integrity_mismatch=True)
 
     target = outcome.status
@@ -136,7 +149,10 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
             _schedule_sync(attempt)
         if outcome.error_code and target is None:
             attempt.error_code, attempt.error_message = outcome.error_code, outcome.error_message[:1000]
+        if target is not None:
+            _reconcile_amounts(payment, attempt, target, outcome)
         attempt.save()
+        payment.save()
         return ApplyResult(changed=False)
 
     if not can_transition("attempt", attempt.status, target):
@@ -153,7 +169,11 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
     if target == AttemptStatus.FAILURE:
         attempt.error_code = (outcome.error_code or "declined")[:100]
         attempt.error_message = (outcome.error_message or "the payment was declined")[:1000]
-    elif not outcome.error_code:
+    elif outcome.error_code:
+        # An unknown outcome (timeout, reset, 5xx, unreadable answer) leaves the attempt pending:
+        # staff and the merchant must still see why it did not settle.
+        attempt.error_code, attempt.error_message = outcome.error_code[:100], outcome.error_message[:1000]
+    else:
         attempt.error_code, attempt.error_message = "", ""
     attempt.next_action = outcome.next_action if target == AttemptStatus.AUTHENTICATION_PENDING else None
     if target in UNSETTLED_ATTEMPT_STATUSES:
@@ -161,8 +181,8 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
     else:
         attempt.next_sync_at = None
 
+    _reconcile_amounts(payment, attempt, target, outcome)
     if target in (AttemptStatus.AUTHORIZED, AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
-        payment.amount_authorized = max(payment.amount_authorized, attempt.amount)
         if outcome.payment_token:
             from payments.services.payment_methods import save_from_payment
 
@@ -170,6 +190,28 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
         if payment.saved_payment_method_id:
             # The stored-credential agreement is now established: later uses are SUBSEQUENT.
             SavedPaymentMethod.objects.filter(pk=payment.saved_payment_method_id).update(first_payment_done=True)
+    if target == AttemptStatus.FAILURE and not settles_payment:
+        # A safe failure that routing falls back from: the payment stays processing for the next attempt.
+        attempt.save()
+        return ApplyResult(changed=True)
+    payment_target = PAYMENT_STATUS_FOR_ATTEMPT[target]
+    # Everything the merchant's event shows is set (and the attempt saved) before the move.
+    payment.next_action = attempt.next_action
+    if target == AttemptStatus.FAILURE:
+        payment.error_code, payment.error_message = attempt.error_code, attempt.error_message
+    attempt.save()
+    if can_transition("payment", payment.status, payment_target):
+        move_payment(payment, payment_target, actor=actor, attempt=attempt,
+                     message=attempt.error_message if target == AttemptStatus.FAILURE else "")
+    payment.save()
+    return ApplyResult(changed=True)
+
+
+def _reconcile_amounts(payment, attempt, target: str, outcome: Outcome) -> None:
+    """Authorized and captured amounts follow what the bank reports; they only ever grow, and a
+    capture reservation never outlives the room left to capture."""
+    if target in (AttemptStatus.AUTHORIZED, AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
+        payment.amount_authorized = max(payment.amount_authorized, attempt.amount)
     if target == AttemptStatus.CHARGED:
         captured = outcome.amount_captured if outcome.amount_captured is not None else attempt.amount
         payment.amount_captured = max(payment.amount_captured, captured)
@@ -177,17 +219,6 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
         payment.amount_captured = max(payment.amount_captured, outcome.amount_captured)
     payment.amount_capturing = min(payment.amount_capturing,
                                    max(payment.amount_authorized - payment.amount_captured, 0))
-
-    payment_target = PAYMENT_STATUS_FOR_ATTEMPT[target]
-    if can_transition("payment", payment.status, payment_target):
-        move_payment(payment, payment_target, actor=actor, attempt=attempt,
-                     message=attempt.error_message if target == AttemptStatus.FAILURE else "")
-    payment.next_action = attempt.next_action
-    if target == AttemptStatus.FAILURE:
-        payment.error_code, payment.error_message = attempt.error_code, attempt.error_message
-    attempt.save()
-    payment.save()
-    return ApplyResult(changed=True)
 
 
 def _schedule_sync(attempt) -> None:
@@ -198,8 +229,8 @@ def _schedule_sync(attempt) -> None:
 def apply_refund_outcome(refund_pk: int, outcome: Outcome, *, actor: str) -> ApplyResult:
     with transaction.atomic():
         payment_pk = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_pk)
-        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
-        refund = Refund.objects.select_for_update().get(pk=refund_pk)
+        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
+        refund = Refund.objects.select_for_update(no_key=True).get(pk=refund_pk)
         return _apply_refund_outcome_locked(payment, refund, outcome, actor=actor)
 
 
@@ -217,6 +248,8 @@ def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: st
         record_event(payment, "integrity_mismatch", message=outcome.integrity_mismatch, actor=actor, refund=refund)
         refund.save()
         payment.save()
+        outbound.emit_payment_event(payment, EventType.PAYMENT_INTEGRITY_MISMATCH,
+                                    integrity_mismatch=outcome.integrity_mismatch, refund=refund.public_id)
         return ApplyResult(changed=True, integrity_mismatch=True)
 
     target = outcome.status
@@ -247,6 +280,8 @@ def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: st
     record_event(payment, "refund_status_change", from_status=previous, to_status=target, actor=actor, refund=refund,
                  message=refund.error_message)
     refund.save()
+    outbound.emit_refund_event(refund, EventType.REFUND_SUCCEEDED if target == RefundStatus.SUCCEEDED
+                               else EventType.REFUND_FAILED)
     return ApplyResult(changed=True)
 
 

@@ -88,7 +88,7 @@ def usable_saved_method(*, merchant, mode: str, public_id: str, payment) -> Save
 
 def detach(method: SavedPaymentMethod) -> SavedPaymentMethod:
     with transaction.atomic():
-        method = SavedPaymentMethod.objects.select_for_update().get(pk=method.pk)
+        method = SavedPaymentMethod.objects.select_for_update(no_key=True).get(pk=method.pk)
         if method.detached_at is None:
             method.detached_at = timezone.now()
             method.save(update_fields=["detached_at"])

@@ -6,12 +6,12 @@ from django.db import transaction
 
 from connectors.base import Card, Flow, Upi
 from connectors.errors import ConnectorError
-from payments.models import PaymentAttempt, PaymentOperation
+from payments.models import PaymentOperation
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError, unexpected_state
-from payments.services.outcomes import Outcome, apply_attempt_outcome, move_payment, record_event
+from payments.services.outcomes import Outcome, move_payment, record_event
 from payments.services.payment_methods import usable_saved_method
-from payments.services.routing import choose_connector_account
+from payments.services.routing import plan_route, settle_or_fall_back, start_attempt
 from payments.statuses import AttemptStatus, PaymentStatus
 
 CONFIRMABLE = {PaymentStatus.REQUIRES_PAYMENT_METHOD, PaymentStatus.REQUIRES_CONFIRMATION}
@@ -37,17 +37,18 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
     if save_payment_method and (card is None or not customer.get("id")):
         raise PaymentError("save_payment_method needs a card and customer.id", code="parameter_missing",
                            param="customer.id" if card is not None else "payment_method_data")
-    payment = PaymentOperation.objects.create(
-        merchant=merchant, mode=mode, amount=amount, currency=currency, capture_method=capture_method,
-        status=PaymentStatus.REQUIRES_CONFIRMATION if has_method else PaymentStatus.REQUIRES_PAYMENT_METHOD,
-        payment_method_type=payment_method_type if has_method else "",
-        payment_method_details=describe_payment_method(payment_method_type, card, upi),
-        card_last4=card.last4 if card else "",
-        customer=customer, customer_email=customer.get("email", ""), description=description,
-        metadata=metadata or {}, merchant_reference=merchant_reference, return_url=return_url,
-        requested_connector=requested_connector, save_payment_method=save_payment_method,
-    )
-    record_event(payment, "created", to_status=payment.status, actor=actor)
+    with transaction.atomic():  # the payment and its first event, or neither (a dropped connection)
+        payment = PaymentOperation.objects.create(
+            merchant=merchant, mode=mode, amount=amount, currency=currency, capture_method=capture_method,
+            status=PaymentStatus.REQUIRES_CONFIRMATION if has_method else PaymentStatus.REQUIRES_PAYMENT_METHOD,
+            payment_method_type=payment_method_type if has_method else "",
+            payment_method_details=describe_payment_method(payment_method_type, card, upi),
+            card_last4=card.last4 if card else "",
+            customer=customer, customer_email=customer.get("email", ""), description=description,
+            metadata=metadata or {}, merchant_reference=merchant_reference, return_url=return_url,
+            requested_connector=requested_connector, save_payment_method=save_payment_method,
+        )
+        record_event(payment, "created", to_status=payment.status, actor=actor)
     return payment
 
 
@@ -59,10 +60,11 @@ def confirm_payment(*, payment_pk: int, payment_method_type: str = "", card: Car
 
     The attempt is committed as ``started`` before the connector is called (a crash leaves a
     visible attempt for sync to reconcile) and the call runs outside any transaction. Card data
-    lives only in this call's arguments.
+    lives only in this call's arguments. Routing picks the accounts (``plan_route``); after a
+    safe failure the next one is tried as a new attempt (docs/routing.md).
     """
     with transaction.atomic():
-        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
         if payment.status not in CONFIRMABLE:
             raise unexpected_state("payment", payment.status, "confirmed")
         saved = None
@@ -83,25 +85,29 @@ def confirm_payment(*, payment_pk: int, payment_method_type: str = "", card: Car
             # Card data is never stored, so a card payment must bring it again at confirmation.
             raise PaymentError("payment_method_data is required to confirm this payment",
                                code="payment_method_required", param="payment_method_data")
-        account = choose_connector_account(payment, requested_connector or payment.requested_connector)
-        attempt = PaymentAttempt.objects.create(
-            payment=payment, connector_account=account, connector=account.connector_class.key,
-            status=AttemptStatus.STARTED, amount=payment.amount, currency=payment.currency,
-        )
+        plan = plan_route(payment, requested_connector or payment.requested_connector)
+        attempt = start_attempt(payment, plan, 0)
         move_payment(payment, PaymentStatus.PROCESSING, actor=actor, attempt=attempt)
         payment.error_code = payment.error_message = ""
         payment.save()
 
-    connector = account.build_connector()
     stored_credential = {}
     if saved is not None:
         stored_credential = {"stored_credential_sequence": "SUBSEQUENT" if saved.first_payment_done else "FIRST",
                              "scheduled": scheduled}
-    data = payment_data_for(payment, attempt, card=card, upi=upi, browser_info=browser_info, three_ds=three_ds,
-                            payment_token=saved.get_token() if saved is not None else "",
-                            connector_inputs=stored_credential)
-    outcome = authorize_with_connector(connector, data, account=account, payment=payment, attempt=attempt)
-    apply_attempt_outcome(attempt.pk, outcome, actor=actor)
+    # One attempt per candidate at most: a safe failure hands the payment to the next account as a
+    # new attempt (committed before its call); anything else settles it and ends the loop.
+    for position in range(len(plan.candidates)):
+        account = attempt.connector_account
+        data = payment_data_for(payment, attempt, card=card, upi=upi, browser_info=browser_info, three_ds=three_ds,
+                                payment_token=saved.get_token() if saved is not None else "",
+                                connector_inputs=stored_credential)
+        outcome = authorize_with_connector(account.build_connector(), data, account=account, payment=payment,
+                                           attempt=attempt)
+        attempt = settle_or_fall_back(attempt_pk=attempt.pk, outcome=outcome, plan=plan, position=position,
+                                      actor=actor)
+        if attempt is None:
+            break
     return PaymentOperation.objects.get(pk=payment.pk)
 
 

@@ -32,7 +32,7 @@ def create_refund(*, payment_pk: int, amount: int | None = None, reason: str = "
     what was captured.
     """
     with transaction.atomic():
-        payment = PaymentOperation.objects.select_for_update().get(pk=payment_pk)
+        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
         if payment.status not in REFUNDABLE:
             raise unexpected_state("payment", payment.status, "refunded")
         attempt = payment.attempts.filter(status__in=[AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED]).last()

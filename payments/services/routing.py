@@ -1,9 +1,22 @@
-"""Which connector account takes an attempt."""
+"""Which connector account takes an attempt, the fallback to the next one, and the merchant's
+routing configuration. The rules themselves live in ``payments/routing/``."""
+
+from __future__ import annotations
+
+from django.db import transaction
 
 from connectors.models import ConnectorAccount
 from connectors.registry import UnknownConnector
+from payments.models import PaymentAttempt, RoutingConfiguration
+
+# Module imports, not names: payments.routing's modules import the services' errors, so either
+# package may be the one imported first.
+from payments.routing import decision as routing_decision
+from payments.routing import definition as routing_definition
+from payments.routing import window
 from payments.services.errors import PaymentError
-from payments.statuses import CaptureMethod
+from payments.services.outcomes import Outcome, _apply_attempt_outcome_locked, lock_payment_and_attempt, record_event
+from payments.statuses import AttemptStatus, CaptureMethod, PaymentStatus
 
 
 def is_eligible(account: ConnectorAccount, payment) -> tuple[bool, str]:
@@ -25,23 +38,88 @@ def is_eligible(account: ConnectorAccount, payment) -> tuple[bool, str]:
     return True, ""
 
 
-def choose_connector_account(payment, requested: ConnectorAccount | None = None) -> ConnectorAccount:
+def plan_route(payment, requested: ConnectorAccount | None = None) -> routing_decision.RoutePlan:
+    """The ordered accounts this payment may try. A requested account overrides routing (and
+    is never fallen back from); otherwise the merchant's rules decide, at the cost of one query."""
     if requested is not None:
         eligible, reason = is_eligible(requested, payment)
         if not eligible:
-            raise PaymentError(f"connector account {requested.public_id} cannot take this payment: {reason}",
-                               code="connector_not_eligible", param="connector")
-        return requested
-    reasons = []
-    for account in ConnectorAccount.objects.filter(merchant_id=payment.merchant_id, enabled=True, mode=payment.mode):
-        eligible, reason = is_eligible(account, payment)
-        if eligible:
-            return account
-        reasons.append(f"{account.public_id}: {reason}")
-    detail = "; ".join(reasons) if reasons else f"no enabled {payment.mode} connector account"
-    raise PaymentError("no connector account can take this payment "
-                       f"({payment.payment_method_type or 'card'}, {payment.currency}, {payment.capture_method}): "
-                       f"{detail}", code="no_eligible_connector", http_status=400)
+            raise PaymentError(
+                f"connector account {requested.public_id} cannot take this payment: {reason}",
+                code="connector_not_eligible",
+                param="connector",
+            )
+        return routing_decision.requested_plan(requested)
+    return routing_decision.decide(payment, routing_decision.load_context(payment), is_eligible)
+
+
+def choose_connector_account(payment, requested: ConnectorAccount | None = None) -> ConnectorAccount:
+    """The account for the payment's first attempt."""
+    return plan_route(payment, requested).candidates[0]
+
+
+def start_attempt(payment, plan: routing_decision.RoutePlan, position: int, *, fallback_from: str = ""):
+    """Create the ``started`` attempt at ``position`` of the plan; the caller holds the payment's
+    lock and commits before the connector is called."""
+    account = plan.candidates[position]
+    return PaymentAttempt.objects.create(
+        payment=payment,
+        connector_account=account,
+        connector=account.connector_class.key,
+        status=AttemptStatus.STARTED,
+        amount=payment.amount,
+        currency=payment.currency,
+        routing_decision=plan.decision_for(position, fallback_from),
+    )
+
+
+def is_safe_failure(outcome: Outcome) -> bool:
+    """A failure after which another connector may be tried without risk of a double charge:
+    the request never reached the bank, or the bank declined with a code its adapter marks as
+    retryable elsewhere. Unknown outcomes are not failures at all (their status is pending)."""
+    return (
+        outcome.status == AttemptStatus.FAILURE
+        and not outcome.integrity_mismatch
+        and (outcome.retry_safe or outcome.retryable_elsewhere)
+    )
+
+
+def settle_or_fall_back(
+    *, attempt_pk: int, outcome: Outcome, plan: routing_decision.RoutePlan, position: int, actor: str
+) -> PaymentAttempt | None:
+    """Apply a confirmation attempt's outcome. After a safe failure, with a next candidate left
+    and the payment still processing, the attempt fails without failing the payment and the
+    next attempt is committed as ``started`` in the same transaction; it is returned for the
+    caller to run outside any transaction. Otherwise the outcome settles the payment: None."""
+    next_account = plan.next_candidate(position) if is_safe_failure(outcome) else None
+    next_attempt = None
+    with transaction.atomic():
+        payment, attempt = lock_payment_and_attempt(attempt_pk)
+        # A webhook may have settled the payment while we waited for the bank: never reopen it.
+        falls_back = (
+            next_account is not None
+            and payment.status == PaymentStatus.PROCESSING
+            and attempt.status == AttemptStatus.STARTED
+        )
+        _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor, settles_payment=not falls_back)
+        if falls_back:
+            next_attempt = start_attempt(payment, plan, position + 1, fallback_from=attempt.public_id)
+            record_event(
+                payment,
+                "routing_fallback",
+                actor=actor,
+                attempt=next_attempt,
+                message=f"{attempt.public_id} on {attempt.connector_account.public_id} failed safely "
+                f"({attempt.error_code}); trying {next_account.public_id} ({next_account.connector})",
+            )
+    if not outcome.integrity_mismatch and attempt.status == outcome.status:
+        window.record_result(
+            account_id=attempt.connector_account_id,
+            payment_method_type=payment.payment_method_type,
+            currency=attempt.currency,
+            status=attempt.status,
+        )
+    return next_attempt
 
 
 def find_requested_account(merchant, mode: str, value: str) -> ConnectorAccount:
@@ -52,6 +130,28 @@ def find_requested_account(merchant, mode: str, value: str) -> ConnectorAccount:
     else:
         account = accounts.filter(connector=value.lower(), mode=mode, enabled=True).first()
     if account is None:
-        raise PaymentError(f"no connector account {value!r} for this merchant", code="resource_missing",
-                           param="connector", http_status=400)
+        raise PaymentError(
+            f"no connector account {value!r} for this merchant",
+            code="resource_missing",
+            param="connector",
+            http_status=400,
+        )
     return account
+
+
+def get_routing_configuration(*, merchant, mode: str) -> tuple[dict, RoutingConfiguration | None]:
+    """The merchant's configuration for a mode (the empty one when never set) and its row."""
+    configuration = RoutingConfiguration.objects.filter(merchant=merchant, mode=mode).first()
+    return (configuration.definition if configuration else dict(routing_definition.EMPTY_DEFINITION)), configuration
+
+
+def set_routing_configuration(*, merchant, mode: str, document, actor: str = "api") -> RoutingConfiguration:
+    """Validate and replace the merchant's routing configuration for a mode. An invalid document
+    (unknown account, split not adding up to 100, an account whose connector cannot take a
+    rule's payment method) raises ``PaymentError`` naming the field, and nothing changes."""
+    accounts = {account.public_id: account for account in ConnectorAccount.objects.filter(merchant=merchant, mode=mode)}
+    definition = routing_definition.validate_definition(document, accounts)
+    configuration, _ = RoutingConfiguration.objects.update_or_create(
+        merchant=merchant, mode=mode, defaults={"definition": definition, "updated_by": actor}
+    )
+    return configuration

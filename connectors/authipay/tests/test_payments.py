@@ -175,4 +175,5 @@ def test_flows_the_gateway_does_not_have_are_not_supported(connector):
         Flow.RSYNC,
         Flow.TOKENIZE,
         Flow.VERIFY,
+        Flow.CHECK_CONNECTION,
     }

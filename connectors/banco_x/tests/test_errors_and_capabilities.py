@@ -31,8 +31,10 @@ def test_capture_and_void_are_not_supported_by_this_connector(connector, sim, se
     assert BancoXConnector.supports_manual_capture is False
 
 
-def test_supported_flows_are_authorize_psync_refund_and_rsync():
-    assert BancoXConnector.supported_flows() == [Flow.AUTHORIZE, Flow.PSYNC, Flow.REFUND, Flow.RSYNC]
+def test_supported_flows_are_authorize_psync_refund_rsync_and_check_connection():
+    assert BancoXConnector.supported_flows() == [
+        Flow.AUTHORIZE, Flow.PSYNC, Flow.REFUND, Flow.RSYNC, Flow.CHECK_CONNECTION
+    ]
 
 
 def test_credentials_need_api_key_secret_and_webhook_secret():

@@ -189,7 +189,9 @@ def test_requests_paytm_cannot_take_are_refused_before_sending(connector, sim, c
 
 
 def test_flows_paytm_upi_does_not_have_are_not_supported(connector):
-    assert set(connector.supported_flows()) == {Flow.SESSION_TOKEN, Flow.AUTHORIZE, Flow.PSYNC, Flow.REFUND, Flow.RSYNC}
+    assert set(connector.supported_flows()) == {
+        Flow.SESSION_TOKEN, Flow.AUTHORIZE, Flow.PSYNC, Flow.REFUND, Flow.RSYNC, Flow.CHECK_CONNECTION
+    }
     assert connector.pre_authorize_flows == (Flow.SESSION_TOKEN,)
 
 

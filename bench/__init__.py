@@ -1,0 +1,1 @@
+"""The benchmark: `make bench` runs `bench/run.py` (see docs/performance.md)."""

@@ -1,0 +1,23 @@
+"""Rate limiting per API key, counted in the shared cache so every worker process sees the same count.
+
+The rate is read on each request (not frozen at import), so ``API_RATE_LIMIT`` and test overrides
+of ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` take effect at once. Going over it answers 429 in
+the error shape with ``Retry-After`` (``payments/api/errors.py``).
+"""
+
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class ApiKeyRateThrottle(SimpleRateThrottle):
+    scope = "api_key"
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request, view):
+        api_key = getattr(request, "auth", None)
+        if api_key is None or not getattr(api_key, "key_hash", ""):
+            return None  # unauthenticated requests are refused before they cost anything
+        # The key's hash, not its row id: ids repeat across databases sharing one Redis (CI runs).
+        return f"throttle:{self.scope}:{api_key.key_hash[:32]}"

@@ -1,0 +1,1 @@
+"""The merchant-facing API of outbound webhooks: endpoints, events, resend."""

@@ -1,0 +1,89 @@
+"""Merchants' webhook endpoints: register, change, remove. The signing secret is returned once,
+at creation, and stored only encrypted."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+
+from payments.services.errors import PaymentError
+from webhooks.models import ALL_EVENTS, EventType, WebhookEndpoint
+
+MAX_ENDPOINTS_PER_MERCHANT = 16
+
+
+def new_signing_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+def check_events(enabled_events: list[str]) -> list[str]:
+    known = set(EventType.values) | {ALL_EVENTS}
+    unknown = [name for name in enabled_events if name not in known]
+    if not enabled_events or unknown:
+        raise PaymentError(f"enabled_events must list event types ({', '.join(EventType.values)}) or \"*\""
+                           + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+                           code="parameter_invalid", param="enabled_events")
+    return sorted(set(enabled_events))
+
+
+def check_url(url: str) -> str:
+    """Plain http and loopback or private addresses only where ``WEBHOOK_ALLOW_PRIVATE_URLS``
+    allows them (development): in production Pagoflex must not be made to call its own network."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PaymentError("url must be an http(s) URL", code="url_invalid", param="url")
+    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        return url
+    if parts.scheme != "https":
+        raise PaymentError("url must use https", code="url_invalid", param="url")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+    except OSError:
+        raise PaymentError("url's host name does not resolve", code="url_invalid", param="url") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise PaymentError("url must point to a public address", code="url_invalid", param="url")
+    return url
+
+
+def create_endpoint(*, merchant, mode: str, url: str, enabled_events: list[str],
+                    description: str = "") -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; returns it with its signing secret (shown to the merchant once)."""
+    events = check_events(enabled_events)
+    check_url(url)
+    if WebhookEndpoint.objects.filter(merchant=merchant, mode=mode).count() >= MAX_ENDPOINTS_PER_MERCHANT:
+        raise PaymentError(f"at most {MAX_ENDPOINTS_PER_MERCHANT} webhook endpoints per mode",
+                           code="too_many_endpoints")
+    secret = new_signing_secret()
+    endpoint = WebhookEndpoint(merchant=merchant, mode=mode, url=url, enabled_events=events, description=description)
+    endpoint.set_secret(secret)
+    endpoint.save()
+    return endpoint, secret
+
+
+def update_endpoint(*, endpoint_pk: int, url: str | None = None, enabled_events: list[str] | None = None,
+                    description: str | None = None, disabled: bool | None = None) -> WebhookEndpoint:
+    """Change what was given; deliveries already made keep their history."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_pk)
+        if url is not None:
+            endpoint.url = check_url(url)
+        if enabled_events is not None:
+            endpoint.enabled_events = check_events(enabled_events)
+        if description is not None:
+            endpoint.description = description
+        if disabled is not None:
+            endpoint.enabled = not disabled
+        endpoint.save()
+    return endpoint
+
+
+def delete_endpoint(*, endpoint_pk: int) -> None:
+    """Remove an endpoint and its pending deliveries: nothing more is sent to it."""
+    WebhookEndpoint.objects.filter(pk=endpoint_pk).delete()

@@ -1,0 +1,239 @@
+"""Events to merchants: the outbox and its delivery.
+
+Events are written by the services in the same transaction as the change that causes them
+(``emit_payment_event``, ``emit_refund_event``), with one delivery row per endpoint that wants
+them. Once that transaction commits a task is asked to deliver at once; if that request is
+lost (a crash between commit and enqueue, a broker outage) the retry sweep finds the delivery
+due a minute later. So no change is without its event, and no event is without its change.
+
+Delivery: ``POST`` of the event as JSON, signed with the endpoint's secret in
+``Pagoflex-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``. A 2xx within
+``WEBHOOK_DELIVERY_TIMEOUT`` seconds is success; anything else is retried with exponential
+backoff and jitter until three days after the event, then the delivery is failed. Every try is
+logged (status code, latency, an excerpt of the answer).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.crypto import hmac_sha256_hex
+from payments.services.claims import CLAIM_LEASE, claim_due, sweep, take_claim
+from webhooks.models import DeliveryStatus, EventType, MerchantEvent, WebhookDelivery, WebhookDeliveryAttempt
+
+logger = logging.getLogger("pagoflex.webhooks.outbound")
+
+SIGNATURE_HEADER = "Pagoflex-Signature"
+RETRY_WINDOW = timedelta(days=3)
+RETRY_BASE = timedelta(seconds=30)
+RETRY_MAX_INTERVAL = timedelta(hours=6)
+# How long a new delivery waits for its on-commit task before the retry sweep takes it over.
+FIRST_TRY_GRACE = timedelta(minutes=1)
+EXCERPT_BYTES = 1000
+
+PAYMENT_STATUS_EVENTS = {
+    "succeeded": EventType.PAYMENT_SUCCEEDED,
+    "failed": EventType.PAYMENT_FAILED,
+    "requires_capture": EventType.PAYMENT_REQUIRES_CAPTURE,
+    "requires_customer_action": EventType.PAYMENT_REQUIRES_CUSTOMER_ACTION,
+    "cancelled": EventType.PAYMENT_CANCELLED,
+}
+
+
+# -- writing events (inside the caller's transaction) -------------------------------------------
+
+def emit_payment_event(payment, event_type: str, **extra) -> MerchantEvent:
+    """Write a payment event to the outbox; call it inside the state change's transaction,
+    after the payment's fields (not necessarily saved) say what the merchant should see."""
+    from payments.api.serializers import PaymentOutput
+
+    # The serializer caches the attempt list on the instance: never render from (or leave behind)
+    # a list older than this moment.
+    payment.__dict__.pop("_attempt_list", None)
+    data = {"object": PaymentOutput(payment).data, **extra}
+    payment.__dict__.pop("_attempt_list", None)
+    return _write(payment.merchant_id, payment.mode, event_type, data, payment_id=payment.pk)
+
+
+def emit_payment_status_event(payment) -> MerchantEvent | None:
+    """The event for the payment's new status, if merchants hear about that status."""
+    event_type = PAYMENT_STATUS_EVENTS.get(payment.status)
+    return emit_payment_event(payment, event_type) if event_type else None
+
+
+def emit_refund_event(refund, event_type: str) -> MerchantEvent:
+    """Write a refund event to the outbox, inside the refund's state change transaction."""
+    from payments.api.serializers import RefundOutput
+
+    payment = refund.payment
+    return _write(payment.merchant_id, payment.mode, event_type, {"object": RefundOutput(refund).data},
+                  payment_id=payment.pk, refund_id=refund.pk)
+
+
+def _write(merchant_id: int, mode: str, event_type: str, data: dict, *, payment_id=None,
+           refund_id=None) -> MerchantEvent:
+    from webhooks.models import WebhookEndpoint
+
+    # JSON round trip: what is stored is exactly what will be sent (dates as ISO text).
+    data = json.loads(json.dumps(data, default=str))
+    event = MerchantEvent.objects.create(merchant_id=merchant_id, mode=mode, type=event_type, data=data,
+                                         payment_id=payment_id, refund_id=refund_id)
+    endpoints = [endpoint for endpoint in WebhookEndpoint.objects.filter(merchant_id=merchant_id, mode=mode,
+                                                                         enabled=True)
+                 if endpoint.wants(event_type)]
+    if endpoints:
+        first_try = event.created_at + FIRST_TRY_GRACE
+        deliveries = WebhookDelivery.objects.bulk_create([
+            WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=first_try,
+                            give_up_at=event.created_at + RETRY_WINDOW)
+            for endpoint in endpoints
+        ])
+        pks = [delivery.pk for delivery in deliveries if delivery.pk is not None] or list(
+            WebhookDelivery.objects.filter(event=event).values_list("pk", flat=True))
+        transaction.on_commit(lambda: enqueue_deliveries(pks, first_try), robust=True)
+    return event
+
+
+def enqueue_deliveries(delivery_pks: list[int], token: datetime) -> None:
+    """Ask a worker to deliver now. Best effort: the retry sweep covers a lost request."""
+    from webhooks.tasks import deliver_webhook
+
+    for pk in delivery_pks:
+        try:
+            deliver_webhook.apply_async(args=[pk, token.isoformat()], retry=False)
+        except Exception as exc:  # the broker is down: the sweep delivers it after FIRST_TRY_GRACE
+            logger.warning("delivery %s not enqueued (%s); the retry sweep will pick it up", pk, exc)
+
+
+# -- delivering ---------------------------------------------------------------------------------
+
+def event_body(event: MerchantEvent) -> bytes:
+    envelope = {"id": event.public_id, "object": "event", "type": event.type,
+                "created": int(event.created_at.timestamp()), "livemode": event.mode == "live", "data": event.data}
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return f"t={timestamp},v1={hmac_sha256_hex(secret, str(timestamp).encode('ascii') + b'.' + body)}"
+
+
+def delivery_backoff(attempt_count: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at 6 h, each spread by +-25 % so that endpoints that came
+    back up are not hit by every retry at the same instant."""
+    base = min(RETRY_BASE * (2 ** min(max(attempt_count - 1, 0), 20)), RETRY_MAX_INTERVAL)
+    return base * random.uniform(0.75, 1.25)
+
+
+def deliver(*, delivery_pk: int, token: datetime | None = None) -> WebhookDelivery | None:
+    """Try one delivery now and record the try; with ``token`` only if that claim is still ours.
+
+    Returns the delivery, or None when the claim was stale (another worker has it).
+    """
+    if token is not None and not take_claim(WebhookDelivery, delivery_pk, due_field="next_attempt_at",
+                                            token=token):
+        return None
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_pk)
+    if delivery.status != DeliveryStatus.PENDING:
+        return delivery
+    body = event_body(delivery.event)
+    headers = {"Content-Type": "application/json", "User-Agent": "Pagoflex-Webhooks/1.0",
+               SIGNATURE_HEADER: signature_header(delivery.endpoint.get_secret(), body)}
+    status_code, excerpt, error, latency_ms = _post(delivery.endpoint.url, body, headers)
+    succeeded = status_code is not None and 200 <= status_code < 300 and not error
+    now = timezone.now()
+    with transaction.atomic():
+        WebhookDeliveryAttempt.objects.create(delivery=delivery, succeeded=succeeded, status_code=status_code,
+                                              latency_ms=latency_ms, response_excerpt=excerpt, error=error[:500])
+        delivery.attempt_count += 1
+        delivery.last_status_code = status_code
+        delivery.last_error = error[:500]
+        if succeeded:
+            delivery.status, delivery.delivered_at, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, now, None
+        else:
+            next_try = now + delivery_backoff(delivery.attempt_count)
+            if next_try > delivery.give_up_at:
+                delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+                logger.warning("delivery %s of %s to %s failed for good after %s tries", delivery.pk,
+                               delivery.event.public_id, delivery.endpoint.url, delivery.attempt_count)
+            else:
+                delivery.next_attempt_at = next_try
+        delivery.save(update_fields=["attempt_count", "last_status_code", "last_error", "status", "delivered_at",
+                                     "next_attempt_at"])
+    return delivery
+
+
+def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str, str, int]:
+    """(status code, response excerpt, error, latency in ms). The whole exchange must end within
+    the timeout; redirects are not followed (a 3xx is not a delivery)."""
+    timeout = settings.WEBHOOK_DELIVERY_TIMEOUT
+    started = time.monotonic()
+    try:
+        with requests.post(url, data=body, headers=headers, timeout=(min(timeout, 5.0), timeout),
+                           allow_redirects=False, stream=True) as response:
+            excerpt = response.raw.read(EXCERPT_BYTES, decode_content=True) or b""
+            status_code = response.status_code
+    except requests.Timeout:
+        return None, "", f"timeout after {timeout:g} s", _ms_since(started)
+    except requests.RequestException as exc:
+        return None, "", f"{type(exc).__name__}: {exc}"[:500], _ms_since(started)
+    latency_ms = _ms_since(started)
+    error = f"answered after {latency_ms} ms, over the {timeout:g} s limit" if latency_ms > timeout * 1000 else ""
+    return status_code, excerpt.decode("utf-8", errors="replace"), error, latency_ms
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def retry_due_deliveries(*, enqueue, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Claim pending deliveries whose try is due and enqueue one task each (see sweeps.py)."""
+    size = batch_size or settings.SWEEP_BATCH_SIZE
+    queryset = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING)
+    return sweep(lambda: claim_due(queryset, due_field="next_attempt_at", now=now or timezone.now(),
+                                   batch_size=size, lease=CLAIM_LEASE), enqueue, batch_size=size)
+
+
+# -- resending ----------------------------------------------------------------------------------
+
+def resend_event(*, event: MerchantEvent, endpoint=None) -> list[WebhookDelivery]:
+    """Deliver an event again, to one endpoint or to every enabled endpoint that wants it.
+
+    A finished delivery is reopened with a new three-day retry window; an endpoint registered
+    after the event gets a delivery of its own. The first try is enqueued on commit. Used by
+    the API (``POST /v1/events/{id}/resend``) and the admin.
+    """
+    from webhooks.models import WebhookEndpoint
+
+    now = timezone.now()
+    if endpoint is not None:
+        endpoints = [endpoint]
+    else:
+        endpoints = [e for e in WebhookEndpoint.objects.filter(merchant_id=event.merchant_id, mode=event.mode)
+                     if e.wants(event.type)]
+    first_try = now + FIRST_TRY_GRACE
+    deliveries = []
+    with transaction.atomic():
+        for target in endpoints:
+            delivery, _ = WebhookDelivery.objects.select_for_update().get_or_create(
+                event=event, endpoint=target, defaults={"give_up_at": now + RETRY_WINDOW})
+            if (delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None
+                    and delivery.next_attempt_at <= now + CLAIM_LEASE):
+                deliveries.append(delivery)  # due now or held by a worker: it is being delivered
+                continue
+            delivery.status, delivery.next_attempt_at = DeliveryStatus.PENDING, first_try
+            delivery.give_up_at = now + RETRY_WINDOW
+            delivery.save(update_fields=["status", "next_attempt_at", "give_up_at"])
+            deliveries.append(delivery)
+        pks = [d.pk for d in deliveries if d.next_attempt_at == first_try]
+        transaction.on_commit(lambda: enqueue_deliveries(pks, first_try), robust=True)
+    return deliveries
