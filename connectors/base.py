@@ -36,7 +36,7 @@ from connectors.masking import luhn_valid, mask_card_number
 from payments.statuses import AttemptStatus, RefundStatus
 
 
-class Flow(str, enum.Enum):
+class Flow(enum.StrEnum):
     SESSION_TOKEN = "session_token"
     AUTHORIZE = "authorize"
     COMPLETE_AUTHORIZE = "complete_authorize"
@@ -50,7 +50,7 @@ class Flow(str, enum.Enum):
     CHECK_CONNECTION = "check_connection"
 
 
-class CurrencyUnit(str, enum.Enum):
+class CurrencyUnit(enum.StrEnum):
     MINOR = "minor"
     MAJOR = "major"
 
@@ -326,6 +326,9 @@ class Connector:
     # Flows the orchestration runs, in order, before authorize; their results reach
     # authorize in ``PaymentData.session`` keyed by flow.
     pre_authorize_flows: ClassVar[tuple[Flow, ...]] = ()
+    # Banks without a ping endpoint check the connection by looking up an id that cannot exist:
+    # a 404 then proves the bank was reached and accepted the credentials (401/403 still raise).
+    check_connection_not_found_means_reachable: ClassVar[bool] = False
     # The bank may ask the customer to authenticate (3-D Secure or the like) before it decides;
     # read by the capability table in docs/connectors.md.
     supports_three_ds: ClassVar[bool] = False
@@ -396,6 +399,9 @@ class Connector:
         return self.http.send(request, flow=Flow(flow).value, connector=self)
 
     def handle_response(self, flow: Flow, data, response: HttpResponse) -> ConnectorResponse:
+        if (Flow(flow) == Flow.CHECK_CONNECTION and response.status_code == 404
+                and self.check_connection_not_found_means_reachable):
+            return getattr(self, f"handle_{Flow.CHECK_CONNECTION.value}")(data, response)
         if not response.ok:
             raise self.build_error(response)
         return getattr(self, f"handle_{Flow(flow).value}")(data, response)

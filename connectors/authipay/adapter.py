@@ -21,7 +21,6 @@ from connectors.base import (
     ConnectorResponse,
     CredentialField,
     CurrencyUnit,
-    Flow,
     HttpResponse,
     PaymentData,
     RefundData,
@@ -50,6 +49,7 @@ SOFT_DECLINE_CODES = frozenset({"91", "96"})
 @register
 class AuthipayConnector(Connector):
     key = "authipay"
+    check_connection_not_found_means_reachable = True
     display_name = "Authipay (Fiserv IPG)"
     currency_unit = CurrencyUnit.MAJOR
     default_base_url = SANDBOX_URL
@@ -307,13 +307,6 @@ class AuthipayConnector(Connector):
         """GET /payments/{id} (spec 2.1 Get Payment) for an id Pagoflex never uses: nothing is
         charged, yet the gateway checks the Api-Key, the Message-Signature and the store first."""
         return self.signed_request("GET", self._transaction_path(CONNECTION_CHECK_REFERENCE))
-
-    def handle_response(self, flow, data, response: HttpResponse) -> ConnectorResponse:
-        # For the connection check "not found" is the good answer: the gateway accepted the
-        # signed request and looked the transaction up; 401/403 still raise as refusals.
-        if Flow(flow) == Flow.CHECK_CONNECTION and response.status_code == 404:
-            return self.handle_check_connection(data, response)
-        return super().handle_response(flow, data, response)
 
     def handle_check_connection(self, data, response: HttpResponse) -> ConnectorResponse:
         return ConnectorResponse(

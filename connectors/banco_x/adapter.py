@@ -24,7 +24,6 @@ from connectors.base import (
     ConnectorResponse,
     CredentialField,
     CurrencyUnit,
-    Flow,
     HttpResponse,
     IncomingWebhook,
     PaymentData,
@@ -42,6 +41,7 @@ CONNECTION_CHECK_ID = "pagoflex-connection-check"
 @register
 class BancoXConnector(Connector):
     key = "banco_x"
+    check_connection_not_found_means_reachable = True
     aliases = ("BANCO_X",)
     display_name = "Banco X"
     currency_unit = CurrencyUnit.MINOR
@@ -236,13 +236,6 @@ class BancoXConnector(Connector):
         """SPEC.md §4: ``GET /pay/{id}`` for an id Banco X never issues. It touches no payment, but
         Banco X checks the api_key and the request signature before it looks the id up."""
         return self.signed_request("GET", f"/pay/{CONNECTION_CHECK_ID}")
-
-    def handle_response(self, flow, data, response: HttpResponse) -> ConnectorResponse:
-        # For the connection check ``404 not_found`` is the good answer: the signed request was
-        # accepted and the id looked up; 401/403 still raise as credential refusals.
-        if Flow(flow) == Flow.CHECK_CONNECTION and response.status_code == 404:
-            return self.handle_check_connection(data, response)
-        return super().handle_response(flow, data, response)
 
     def handle_check_connection(self, data, response: HttpResponse) -> ConnectorResponse:
         return ConnectorResponse(

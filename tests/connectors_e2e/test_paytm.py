@@ -6,8 +6,8 @@ import time
 import pytest
 import requests
 
-from connectors.paytm.simulator import PaytmSimulator
 from connectors.paytm.signature import generate_form_checksum
+from connectors.paytm.simulator import PaytmSimulator
 from connectors.testing.simulator import SimulatorServer
 from payments.models import PaymentAttempt, PaymentOperation
 from webhooks.models import WebhookEvent, WebhookOutcome
