@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 import time
@@ -97,6 +98,24 @@ class RssSampler:
         self.peak = max(self.peak, _rss_mib())
 
 
+class Progress:
+    """Prints the rate and memory of each tenth of a pass: a flat rate is linear time."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.lock = total, 0, threading.Lock()
+        self.mark = self.started = time.perf_counter()
+
+    def tick(self) -> None:
+        with self.lock:
+            self.done += 1
+            if self.done % max(self.total // 10, 1) == 0:
+                now = time.perf_counter()
+                rate = max(self.total // 10, 1) / (now - self.mark)
+                print(f"         {self.done:>8} done: {rate:,.0f} items/s over the last tenth, "
+                      f"RSS {_rss_mib():.1f} MiB", flush=True)
+                self.mark = now
+
+
 def _rss_mib() -> float:
     try:
         with open("/proc/self/statm") as statm:
@@ -156,14 +175,18 @@ def measure(count: int, batch_size: int, workers: int) -> dict:
     assert claimed == count, (claimed, count)
     PaymentAttempt.objects.update(next_sync_at=timezone.now() - timezone.timedelta(seconds=1))
 
+    print(f"{count:>8} | {count / claim_seconds:>13,.0f} {claim_seconds:>7.1f} {claim_memory.peak:>12.1f} "
+          f"{claim_memory.peak - claim_memory.start:>7.1f} | (full pass running)", flush=True)
     outcomes = Counter()
     lock = threading.Lock()
+    progress = Progress(count)
 
     def worker():
         mine = Counter()
 
         def work(pk, token):
             mine[sweeps.sync_claimed_attempt(attempt_pk=pk, token=token)] += 1
+            progress.tick()
 
         try:
             sweeps.sweep_due_attempts(enqueue=work, batch_size=batch_size, max_batches=count // batch_size + 2)
@@ -204,6 +227,8 @@ def main(argv=None) -> None:
         args.workers = 1
 
     settings.DEBUG = False  # no query log kept in memory
+    # Stopped early (Ctrl-C, kill): still drop the benchmark's database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if connection.vendor == "sqlite":
         # A file, like a real deployment, not the in-memory test database.
         (REPO / "var").mkdir(exist_ok=True)

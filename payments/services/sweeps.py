@@ -19,7 +19,7 @@ from connectors.errors import FlowNotSupported
 from payments.models import IdempotencyRecord, PaymentAttempt, Refund
 from payments.services.claims import CLAIM_LEASE, MAX_BATCHES_PER_RUN, Enqueue, claim_due, sweep, take_claim
 from payments.services.outcomes import Outcome, _apply_attempt_outcome_locked, lock_payment_and_attempt
-from payments.services.sync import sync_attempt, sync_refund
+from payments.services.sync import MAX_SYNC_BACKOFF, sync_attempt, sync_refund
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
 logger = logging.getLogger("pagoflex.jobs")
@@ -36,8 +36,9 @@ def in_flight_grace() -> timedelta:
 def make_orphans_due(queryset, now: datetime) -> int:
     """Give rows left without a sync time by a process that died mid-call (the row was committed
     before the bank was called, the answer never applied) a sync time of now."""
-    return queryset.filter(next_sync_at__isnull=True, created_at__lte=now - in_flight_grace()).update(
-        next_sync_at=now)
+    # An integrity mismatch also clears the sync time, on purpose: staff own those rows.
+    return queryset.filter(next_sync_at__isnull=True, created_at__lte=now - in_flight_grace()).exclude(
+        error_code="integrity_mismatch").update(next_sync_at=now)
 
 
 def _batch_size(batch_size: int | None) -> int:
@@ -72,7 +73,7 @@ def sync_claimed_attempt(*, attempt_pk: int, token: datetime) -> str:
         # (a customer-action attempt comes due again at its time-to-live for that).
         attempt = PaymentAttempt.objects.get(pk=attempt_pk)
         due = (attempt.created_at + timedelta(seconds=settings.PAYMENT_CUSTOMER_ACTION_TTL)
-               if attempt.status == AttemptStatus.AUTHENTICATION_PENDING else None)
+               if attempt.status == AttemptStatus.AUTHENTICATION_PENDING else timezone.now() + MAX_SYNC_BACKOFF)
         PaymentAttempt.objects.filter(pk=attempt_pk).update(next_sync_at=due)
     if attempt.status == AttemptStatus.AUTHENTICATION_PENDING and _waited_too_long(attempt):
         return "expired" if expire_attempt(attempt_pk=attempt_pk) else "synced"
@@ -134,7 +135,8 @@ def sync_claimed_refund(*, refund_pk: int, token: datetime) -> str:
     try:
         sync_refund(refund_pk=refund_pk, actor="sync")
     except FlowNotSupported:
-        Refund.objects.filter(pk=refund_pk).update(next_sync_at=None)
+        # Only the bank's webhook settles it; a sync time (not None) keeps the orphan rule off it.
+        Refund.objects.filter(pk=refund_pk).update(next_sync_at=timezone.now() + MAX_SYNC_BACKOFF)
     return "synced"
 
 

@@ -220,3 +220,19 @@ def test_the_schedule_is_in_the_database_and_names_registered_tasks(db):
     for name in expected:
         assert schedules[name].enabled and schedules[name].task in app.tasks, name
     assert schedules["payment sync sweep"].interval.every <= 30  # a pending payment settles within a minute
+
+
+def test_an_integrity_mismatched_refund_is_left_to_staff_not_synced_again(api, pay, sandbox):
+    payment = pay(APPROVED_CARD, amount=3000)
+    sandbox.app.faults.arm(wrong_amount=True)
+    refund = api.post("/v1/refunds", {"payment": payment["id"], "amount": 1000}, format="json").json()
+    row = Refund.objects.get(public_id=refund["id"])
+    assert (row.status, row.error_code, row.next_sync_at) == ("pending", "integrity_mismatch", None)
+    events = MerchantEvent.objects.filter(type="payment.integrity_mismatch").count()
+    results = []
+
+    swept = sweeps.sweep_due_refunds(now=timezone.now() + timedelta(days=1), enqueue=lambda pk, token: results.append(
+        sweeps.sync_claimed_refund(refund_pk=pk, token=token)))
+
+    assert swept == 0 and results == []
+    assert MerchantEvent.objects.filter(type="payment.integrity_mismatch").count() == events == 1
