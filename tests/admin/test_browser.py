@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.contrib.auth.models import Group, Permission, User
+from django.db import connections
 
 from conftest import SANDBOX_API_KEY, SANDBOX_WEBHOOK_SECRET
 from payments.models import PaymentEvent, PaymentOperation, Refund
@@ -56,6 +57,9 @@ def page(live_server):
             yield context.new_page()
             context.close()
             browser.close()
+            # The ORM calls made while Playwright's loop ran used a connection of their own
+            # context; closed here, it cannot outlive the test database.
+            connections.close_all()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -65,14 +69,16 @@ def page(live_server):
 
 def take_payment(live_server, raw_key: str, **body) -> dict:
     """The merchant's API call, over HTTP to the live server."""
-    session = requests.Session()
-    session.trust_env = False
-    answer = session.post(
-        f"{live_server.url}/v1/payments",
-        json=payment_body(**body),
-        headers={"Authorization": f"Bearer {raw_key}"},
-        timeout=30,
-    )
+    # Closed after the call: a kept-alive connection would hold a server thread (and its database
+    # connection) open past the test.
+    with requests.Session() as session:
+        session.trust_env = False
+        answer = session.post(
+            f"{live_server.url}/v1/payments",
+            json=payment_body(**body),
+            headers={"Authorization": f"Bearer {raw_key}", "Connection": "close"},
+            timeout=30,
+        )
     assert answer.status_code == 201, answer.text
     return answer.json()
 

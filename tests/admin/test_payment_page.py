@@ -1,5 +1,6 @@
 """Investigating a payment: the list, its filters and search, and the one-screen timeline."""
 
+import pytest
 from django.urls import reverse
 
 from connectors.models import ConnectorCall
@@ -98,6 +99,7 @@ def test_timeline_merges_events_attempts_calls_webhooks_and_refunds_in_time_orde
 SANDBOX_SECRET_FRAGMENT = "sbx_test_key_0123456789"
 
 
+@pytest.mark.plants_secrets  # the secrets scan (tests/security/plugin.py) expects this one
 def test_connector_call_bodies_are_masked_again_with_the_account_secrets(admin_client, paid, sandbox_account):
     call = ConnectorCall.objects.filter(payment=paid).first()
     # A secret that reached the call log by mistake (an echoing bank) is still never shown.
