@@ -118,6 +118,20 @@ def decrypt_json(stored: str, associated_data: str) -> dict:
     return json.loads(get_keyring().decrypt(stored, associated_data.encode("utf-8")))
 
 
+def _row_associated_data(instance, field: str) -> str:
+    # Binds a ciphertext to its model, row and field: copied to another row, it fails to decrypt.
+    return f"{instance._meta.label}:{instance.public_id}:{field}"
+
+
+def encrypt_for_row(instance, field: str, value: dict) -> str:
+    """Encrypt a JSON value for one field of one row (the row's ``public_id`` is bound in)."""
+    return encrypt_json(value, _row_associated_data(instance, field))
+
+
+def decrypt_for_row(instance, field: str, stored: str) -> dict:
+    return decrypt_json(stored, _row_associated_data(instance, field))
+
+
 def hmac_sha256_hex(secret: str | bytes, message: str | bytes) -> str:
     secret_bytes = secret.encode("utf-8") if isinstance(secret, str) else secret
     message_bytes = message.encode("utf-8") if isinstance(message, str) else message

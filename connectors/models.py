@@ -32,17 +32,13 @@ class ConnectorAccount(models.Model):
 
     # -- credentials ---------------------------------------------------------------------------
 
-    def _associated_data(self) -> str:
-        # Binds the ciphertext to this row and field: copied to another row, it fails to decrypt.
-        return f"connectors.ConnectorAccount:{self.public_id}:credentials"
-
     def set_credentials(self, credentials: dict) -> None:
-        self.credentials_encrypted = crypto.encrypt_json(credentials, self._associated_data())
+        self.credentials_encrypted = crypto.encrypt_for_row(self, "credentials", credentials)
 
     def get_credentials(self) -> dict:
         if not self.credentials_encrypted:
             return {}
-        return crypto.decrypt_json(self.credentials_encrypted, self._associated_data())
+        return crypto.decrypt_for_row(self, "credentials", self.credentials_encrypted)
 
     def reencrypt(self) -> bool:
         """Re-encrypt under the keyring's current key; True when it changed."""

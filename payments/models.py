@@ -286,18 +286,15 @@ class SavedPaymentMethod(models.Model):
     def __str__(self):
         return f"{self.public_id} ({self.brand} …{self.last4})"
 
-    def _associated_data(self) -> str:
-        return f"payments.SavedPaymentMethod:{self.public_id}:token"
-
     def set_token(self, token: str) -> None:
         from connectors import crypto
 
-        self.token_encrypted = crypto.encrypt_json({"token": token}, self._associated_data())
+        self.token_encrypted = crypto.encrypt_for_row(self, "token", {"token": token})
 
     def get_token(self) -> str:
         from connectors import crypto
 
-        return crypto.decrypt_json(self.token_encrypted, self._associated_data())["token"]
+        return crypto.decrypt_for_row(self, "token", self.token_encrypted)["token"]
 
 
 class RoutingConfiguration(models.Model):

@@ -110,19 +110,15 @@ class WebhookEndpoint(models.Model):
     def __str__(self):
         return f"{self.url} ({self.public_id})"
 
-    def _associated_data(self) -> str:
-        # Binds the ciphertext to this row: copied to another endpoint, it fails to decrypt.
-        return f"webhooks.WebhookEndpoint:{self.public_id}:secret"
-
     def set_secret(self, secret: str) -> None:
         from connectors import crypto
 
-        self.secret_encrypted = crypto.encrypt_json({"secret": secret}, self._associated_data())
+        self.secret_encrypted = crypto.encrypt_for_row(self, "secret", {"secret": secret})
 
     def get_secret(self) -> str:
         from connectors import crypto
 
-        return crypto.decrypt_json(self.secret_encrypted, self._associated_data())["secret"]
+        return crypto.decrypt_for_row(self, "secret", self.secret_encrypted)["secret"]
 
     def wants(self, event_type: str) -> bool:
         return self.enabled and (ALL_EVENTS in self.enabled_events or event_type in self.enabled_events)
