@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install clean bench-sweep
+.PHONY: run test lint format install clean bench-sweep bench
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: $(STAMP)
 # SQLite unless DATABASE_URL says otherwise, e.g. BENCH_ARGS="--workers 4" on PostgreSQL.
 bench-sweep: $(STAMP)
 	$(BIN)/python bench/sweep_benchmark.py $(BENCH_ARGS)
+
+# The API under load: gunicorn + PostgreSQL + the sandbox bank + a load generator, loopback only,
+# bounded in requests and seconds (not part of `make test`); see docs/performance.md.
+# BENCH_DATABASE_URL names the PostgreSQL database it recreates; BENCH_RUN_ARGS="--workers 5".
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_RUN_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

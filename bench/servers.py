@@ -82,6 +82,19 @@ class ProcessServer:
         path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server and its live and reaped children."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in [self.pid, *self.children()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 after the name.
+            total += sum(int(value) for value in fields[11:15]) / tick
+        return total
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:
             self._close_output()
@@ -116,8 +129,8 @@ def gunicorn(*, database: str, workers: int = 2, threads: int = 1, port: int | N
 
 def sandbox_bank(*, api_key: str, webhook_secret: str, port: int | None = None,
                  log_path: Path | None = None) -> ProcessServer:
-    """The sandbox bank simulator as its own process."""
+    """The sandbox bank simulator as its own process (with Server-Timing, see bench/sandbox_bank.py)."""
     port = port or free_port()
-    args = [sys.executable, "-m", "connectors.sandbox.simulator", "--host", "127.0.0.1", "--port", str(port),
+    args = [sys.executable, "-m", "bench.sandbox_bank", "--host", "127.0.0.1", "--port", str(port),
             "--api-key", api_key, "--webhook-secret", webhook_secret]
     return ProcessServer(args, dict(os.environ), f"http://127.0.0.1:{port}", "/v1/ping", log_path)

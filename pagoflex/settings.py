@@ -179,6 +179,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "payments.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # No OPTIONS self-description: the schema at /v1/schema/ describes the API, and DRF's
+    # metadata probe crashed (500) on views without a queryset. OPTIONS answers 405.
+    "DEFAULT_METADATA_CLASS": None,
     # Requests per API key, e.g. "100/s", "6000/min" (answered 429 with Retry-After beyond it).
     "DEFAULT_THROTTLE_CLASSES": ["payments.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="100/s")},

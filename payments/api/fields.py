@@ -2,6 +2,7 @@
 
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connectors import amounts
@@ -61,6 +62,8 @@ class AmountField(StrictIntegerField):
         return value
 
 
+@extend_schema_field({"type": "object", "maxProperties": 50,
+                     "additionalProperties": {"type": "string", "maxLength": 500}})
 class MetadataField(serializers.Field):
     """Up to 50 string keys (40 chars) with string values (500 chars), as merchants know it."""
 
