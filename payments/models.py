@@ -247,6 +247,8 @@ class IdempotencyRecord(models.Model):
     class State(models.TextChoices):
         IN_PROGRESS = "in_progress"
         COMPLETED = "completed"
+        # Failed after it created something (see resource_id): its retry resumes that object.
+        INTERRUPTED = "interrupted"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
@@ -254,6 +256,8 @@ class IdempotencyRecord(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True)
     response_body = models.JSONField(null=True)
+    # The public id of what the request created (pay_..., re_..., pm_...), as soon as it exists.
+    resource_id = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

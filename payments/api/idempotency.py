@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from rest_framework.response import Response
 
 from payments.models import IdempotencyRecord
+from payments.services import idempotency_scope
 from payments.services.errors import PaymentError
 
 HEADER = "Idempotency-Key"
@@ -34,21 +35,55 @@ def idempotent(view_method):
                 record = IdempotencyRecord.objects.create(merchant=request.user, key=key,
                                                           request_fingerprint=fingerprint)
         except IntegrityError:
-            return _replay(request, key, fingerprint)
+            record = _resume_interrupted(request, key, fingerprint)
+            if record is None:
+                return _replay(request, key, fingerprint)
+        request.idempotency_resource_id = record.resource_id
+        token = idempotency_scope.bind(record.pk)
         try:
             response = view_method(self, request, *args, **kwargs)
         except Exception:
-            # Nothing was kept: the request may be retried with the same key.
-            _forget(record.pk)
+            _forget_or_keep(record.pk)
             raise
+        finally:
+            idempotency_scope.unbind(token)
         if response.status_code >= 500:
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            _forget_or_keep(record.pk)
             return response
         IdempotencyRecord.objects.filter(pk=record.pk).update(
             state=IdempotencyRecord.State.COMPLETED, response_status=response.status_code, response_body=response.data)
         return response
 
     return wrapper
+
+
+def resumed_resource_id(request) -> str:
+    """The public id of the object an interrupted earlier try of this request created, or ""."""
+    return getattr(request, "idempotency_resource_id", "") or ""
+
+
+def _resume_interrupted(request, key: str, fingerprint: str):
+    """Take over an interrupted record with the same request, so the retry finishes its work."""
+    claimed = IdempotencyRecord.objects.filter(
+        merchant=request.user, key=key, request_fingerprint=fingerprint,
+        state=IdempotencyRecord.State.INTERRUPTED).update(state=IdempotencyRecord.State.IN_PROGRESS)
+    if not claimed:
+        return None
+    return IdempotencyRecord.objects.get(merchant=request.user, key=key)
+
+
+def _forget_or_keep(record_pk: int) -> None:
+    """After a failed request: free the key if nothing was created, so the request can simply be
+    retried; keep it as interrupted if something was, so the retry resumes that object."""
+    if connection.errors_occurred and not connection.in_atomic_block and not connection.is_usable():
+        connection.close()  # a dropped connection: do this on a fresh one
+    record = IdempotencyRecord.objects.filter(pk=record_pk).first()
+    if record is None:
+        return
+    if record.resource_id:
+        IdempotencyRecord.objects.filter(pk=record_pk).update(state=IdempotencyRecord.State.INTERRUPTED)
+    else:
+        _forget(record_pk)
 
 
 def _forget(record_pk: int) -> None:

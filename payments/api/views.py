@@ -8,10 +8,12 @@ from rest_framework.response import Response
 from connectors.base import Card
 from payments import selectors, services
 from payments.api import serializers as s
-from payments.api.idempotency import idempotent
+from payments.api.idempotency import idempotent, resumed_resource_id
 from payments.api.pagination import CreatedCursorPagination
 from payments.services import payment_methods
+from payments.services.payments import CONFIRMABLE
 from payments.services.routing import find_requested_account
+from payments.statuses import PaymentStatus
 
 ERRORS = {code: OpenApiResponse(s.ErrorOutput, description=text) for code, text in {
     400: "Invalid request (the error names the parameter)", 401: "Missing or invalid API key",
@@ -54,6 +56,20 @@ class PaymentListCreateView(GenericAPIView):
     def post(self, request):
         data = _validated(s.PaymentCreateInput, request)
         requested = _requested_account(request, data.get("connector"))
+        resumed = resumed_resource_id(request)
+        if resumed:
+            # An earlier try with this key created the payment, then failed: finish that one.
+            payment = selectors.get_payment(request.user, _mode(request), resumed)
+            if data["confirm"] and payment.status in CONFIRMABLE:
+                payment = services.confirm_payment(
+                    payment_pk=payment.pk, payment_method_type=data.get("payment_method_type", ""),
+                    card=data.get("card"), upi=data.get("upi"), saved_method_id=data.get("payment_method", ""),
+                    scheduled=data["scheduled_payment"], requested_connector=requested,
+                    browser_info=data.get("browser_info"), three_ds=data["request_three_d_secure"])
+            elif payment.status == PaymentStatus.PROCESSING:
+                # The bank may have been called: ask it what happened, never call authorize again.
+                payment = services.sync_payment(payment_pk=payment.pk, actor="api")
+            return Response(s.PaymentOutput(payment).data, status=http.HTTP_201_CREATED)
         payment = services.create_payment(
             merchant=request.user, mode=_mode(request), amount=data["amount"], currency=data["currency"],
             capture_method=data["capture_method"], payment_method_type=data.get("payment_method_type", ""),
@@ -147,6 +163,13 @@ class RefundListCreateView(GenericAPIView):
     def post(self, request):
         data = _validated(s.RefundCreateInput, request)
         payment = selectors.get_payment(request.user, _mode(request), data["payment"])
+        resumed = resumed_resource_id(request)
+        if resumed:
+            # The refund was created (and perhaps sent) by an interrupted try: ask the bank, never resend.
+            refund = selectors.get_refund(request.user, _mode(request), resumed)
+            if refund.status == "pending":
+                refund = services.sync_refund(refund_pk=refund.pk, actor="api")
+            return Response(s.RefundOutput(refund).data, status=http.HTTP_201_CREATED)
         refund = services.create_refund(payment_pk=payment.pk, amount=data.get("amount"),
                                         reason=data.get("reason", ""), metadata=data.get("metadata"))
         return Response(s.RefundOutput(refund).data, status=http.HTTP_201_CREATED)
@@ -182,6 +205,9 @@ class PaymentMethodListCreateView(GenericAPIView):
     @idempotent
     def post(self, request):
         data = _validated(s.PaymentMethodCreateInput, request)
+        if resumed_resource_id(request):
+            method = selectors.get_saved_method(request.user, _mode(request), resumed_resource_id(request))
+            return Response(s.PaymentMethodOutput(method).data, status=http.HTTP_201_CREATED)
         card = data["card"]
         method = payment_methods.save_card(
             merchant=request.user, mode=_mode(request), customer_id=data["customer_id"],

@@ -11,6 +11,7 @@ from payments.ids import new_id
 from payments.models import SavedPaymentMethod
 from payments.services.connector_calls import record_calls
 from payments.services.errors import PaymentError, connector_failure
+from payments.services.idempotency_scope import remember_created
 from payments.services.routing import is_eligible
 from payments.statuses import AttemptStatus
 
@@ -47,6 +48,7 @@ def save_card(*, merchant, mode: str, customer_id: str, card: Card, account, cur
                                 exp_month=card.exp_month, exp_year=card.exp_year)
     method.set_token(tokenized.payment_token)
     method.save()
+    remember_created(method)
     return method
 
 

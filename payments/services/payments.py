@@ -9,6 +9,7 @@ from connectors.errors import ConnectorError
 from payments.models import PaymentOperation
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError, unexpected_state
+from payments.services.idempotency_scope import remember_created
 from payments.services.outcomes import Outcome, move_payment, record_event
 from payments.services.payment_methods import usable_saved_method
 from payments.services.routing import plan_route, settle_or_fall_back, start_attempt
@@ -49,6 +50,7 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
             requested_connector=requested_connector, save_payment_method=save_payment_method,
         )
         record_event(payment, "created", to_status=payment.status, actor=actor)
+    remember_created(payment)
     return payment
 
 

@@ -10,6 +10,7 @@ from connectors.errors import ConnectorError
 from payments.models import PaymentOperation, Refund
 from payments.services.connector_calls import refund_data_for, run_flow
 from payments.services.errors import PaymentError, unexpected_state
+from payments.services.idempotency_scope import remember_created
 from payments.services.outcomes import Outcome, apply_refund_outcome, record_event
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
@@ -56,6 +57,7 @@ def create_refund(*, payment_pk: int, amount: int | None = None, reason: str = "
                                        status=RefundStatus.PENDING, reason=reason, metadata=metadata or {})
         record_event(payment, "refund_created", to_status=RefundStatus.PENDING, actor=actor, refund=refund,
                      message=f"refund of {amount} {payment.currency}")
+        remember_created(refund)
 
     account = attempt.connector_account
     connector = account.build_connector()

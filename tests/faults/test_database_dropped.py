@@ -73,3 +73,36 @@ def test_a_connection_dropped_mid_request_fails_cleanly_and_the_retry_completes_
     assert PaymentOperation.objects.count() == 1
     assert ConnectorCall.objects.filter(flow="authorize").count() == 1
     assert len(sandbox.app.charges) == charges_before + 1
+
+
+def test_a_connection_dropped_after_the_bank_charged_is_resumed_by_the_retry_never_charged_twice(
+        api, sandbox_account, monkeypatch, sandbox):
+    needs_postgres()
+    real_settle = payment_services.settle_or_fall_back
+    dropped = []
+
+    def drop_before_saving_the_outcome(**kwargs):
+        # The bank has answered (and charged); Pagoflex loses its database before saving that.
+        if not dropped:
+            dropped.append(True)
+            terminate_backend_of(connection)
+        return real_settle(**kwargs)
+
+    monkeypatch.setattr(payment_services, "settle_or_fall_back", drop_before_saving_the_outcome)
+    charges_before = len(sandbox.app.charges)
+
+    first = api.post("/v1/payments", payment_body(1000), format="json", HTTP_IDEMPOTENCY_KEY="order-77")
+    assert dropped and first.status_code == 503, first.content
+    # The payment exists and its key remembers it, interrupted: a retry must not create another.
+    record = IdempotencyRecord.objects.get(key="order-77")
+    assert record.state == IdempotencyRecord.State.INTERRUPTED and record.resource_id.startswith("pay_")
+
+    retry = api.post("/v1/payments", payment_body(1000), format="json", HTTP_IDEMPOTENCY_KEY="order-77")
+    assert retry.status_code == 201, retry.content
+    assert retry.json()["id"] == record.resource_id
+    assert retry.json()["status"] == "succeeded"  # learnt from the bank by sync, not by charging again
+    assert PaymentOperation.objects.count() == 1
+    assert ConnectorCall.objects.filter(flow="authorize").count() == 1
+    assert len(sandbox.app.charges) == charges_before + 1
+    again = api.post("/v1/payments", payment_body(1000), format="json", HTTP_IDEMPOTENCY_KEY="order-77")
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == retry.json()
