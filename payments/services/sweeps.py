@@ -15,9 +15,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from connectors.errors import FlowNotSupported
+from connectors.base import Flow
+from connectors.errors import ConnectorError, FlowNotSupported
 from payments.models import IdempotencyRecord, PaymentAttempt, Refund
 from payments.services.claims import CLAIM_LEASE, MAX_BATCHES_PER_RUN, Enqueue, claim_due, sweep, take_claim
+from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.outcomes import Outcome, _apply_attempt_outcome_locked, lock_payment_and_attempt
 from payments.services.sync import MAX_SYNC_BACKOFF, sync_attempt, sync_refund
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
@@ -92,6 +94,7 @@ def expire_attempt(*, attempt_pk: int, actor: str = "expiry") -> bool:
     """Fail a payment still waiting for the customer with code ``expired``; False when it
     settled meanwhile (under the locks, so a late success is never overwritten)."""
     minutes = settings.PAYMENT_CUSTOMER_ACTION_TTL // 60
+    _void_at_the_bank(attempt_pk)
     with transaction.atomic():
         payment, attempt = lock_payment_and_attempt(attempt_pk)
         if attempt.status != AttemptStatus.AUTHENTICATION_PENDING:
@@ -101,6 +104,22 @@ def expire_attempt(*, attempt_pk: int, actor: str = "expiry") -> bool:
         _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
     logger.info("payment %s expired waiting for the customer", payment.public_id)
     return True
+
+
+def _void_at_the_bank(attempt_pk: int) -> None:
+    """Best effort, before expiring: cancel the transaction at the bank where the connector can,
+    so a customer completing 3-D Secure late cannot authorize money for an expired payment. If
+    the void fails, a late success still arrives as an illegal transition, flagged for staff."""
+    attempt = PaymentAttempt.objects.select_related("payment", "connector_account").get(pk=attempt_pk)
+    connector = attempt.connector_account.build_connector()
+    if attempt.status != AttemptStatus.AUTHENTICATION_PENDING or not attempt.connector_reference \
+            or not connector.supports(Flow.VOID):
+        return
+    try:
+        run_flow(connector, Flow.VOID, payment_data_for(attempt.payment, attempt), account=attempt.connector_account,
+                 payment=attempt.payment, attempt=attempt)
+    except ConnectorError as exc:
+        logger.warning("payment %s: void before expiry failed: %s", attempt.payment.public_id, exc.message)
 
 
 def make_expired_attempts_due(*, now: datetime | None = None) -> int:

@@ -166,6 +166,26 @@ def test_a_payment_waiting_for_the_customer_past_its_ttl_is_synced_once_more_the
     assert [e.type for e in events] == ["payment.requires_customer_action", "payment.failed"]
     assert events.last().data["object"]["last_payment_error"]["code"] == "expired"
     assert PaymentOperation.objects.get(public_id=fresh["id"]).status == "requires_customer_action"
+    # The bank was told too: the expired payment's transaction is voided there.
+    flows = list(ConnectorCall.objects.filter(attempt=attempt).order_by("created_at", "id")
+                 .values_list("flow", flat=True))
+    assert flows == ["authorize", "psync", "void"]
+
+
+def test_a_customer_completing_the_bank_page_after_the_expiry_cannot_authorize(pay, settings, sandbox):
+    payment = pay(THREE_DS_CARD)
+    attempt = attempt_of(payment)
+    _age(attempt, settings)
+    sweeps.make_expired_attempts_due()
+    sweeps.sweep_due_attempts(enqueue=run_attempt_syncs([]))
+    assert PaymentOperation.objects.get(public_id=payment["id"]).status == "failed"
+    late = requests.post(payment["next_action"]["url"], data={"outcome": "complete"}, allow_redirects=False,
+                         timeout=5)
+    assert late.status_code == 302  # the customer is sent back; the bank settles nothing
+    attempt.refresh_from_db()
+    assert sandbox.app.charges[attempt.connector_reference]["status"] == "voided"
+    attempt.refresh_from_db()
+    assert attempt.status == "failure" and attempt.error_code == "expired"
 
 
 def test_a_customer_who_completed_just_before_the_expiry_keeps_the_payment(pay, settings):
