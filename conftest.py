@@ -6,12 +6,11 @@ import logging
 import pytest
 from rest_framework.test import APIClient
 
+from tests.helpers import SANDBOX_API_KEY, SANDBOX_WEBHOOK_SECRET, start_sandbox_bank
+
 # The end-of-suite secrets scan: every database write and log record of the run is checked for
 # test card numbers, CVV values and connector secrets (see the plugin's docstring).
 pytest_plugins = ["tests.security.plugin"]
-
-SANDBOX_API_KEY = "sbx_test_key_0123456789"
-SANDBOX_WEBHOOK_SECRET = "sbx_whsec_abcdef0123456789"
 
 
 @pytest.fixture(autouse=True)
@@ -25,12 +24,7 @@ def _callbacks_go_nowhere_by_default(settings):
 
 @pytest.fixture(scope="session")
 def sandbox_simulator():
-    from connectors.sandbox.simulator import SandboxSimulator
-    from connectors.testing.simulator import SimulatorServer
-
-    app = SandboxSimulator(accounts={SANDBOX_API_KEY: SANDBOX_WEBHOOK_SECRET})
-    server = SimulatorServer(app).start()
-    app.base_url = server.base_url
+    server = start_sandbox_bank()
     yield server
     server.stop()
 

@@ -1,5 +1,8 @@
 """Small builders used across the API tests."""
 
+SANDBOX_API_KEY = "sbx_test_key_0123456789"
+SANDBOX_WEBHOOK_SECRET = "sbx_whsec_abcdef0123456789"
+
 APPROVED_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
 UNSUPPORTED_CARD = "4000000000009995"
@@ -28,3 +31,11 @@ def assert_error(response, status, code=None, param=None):
     if param is not None:
         assert error.get("param") == param, error
     return error
+
+
+def start_sandbox_bank():
+    """A sandbox bank simulator serving on a loopback port (stop it with ``.stop()``)."""
+    from connectors.sandbox.simulator import SandboxSimulator
+    from connectors.testing.simulator import SimulatorServer
+
+    return SimulatorServer(SandboxSimulator(accounts={SANDBOX_API_KEY: SANDBOX_WEBHOOK_SECRET})).start()

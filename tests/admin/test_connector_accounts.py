@@ -4,8 +4,8 @@ the connection check, list editing, the HTTPS warning and the webhook URL."""
 from django.conf import settings
 from django.urls import reverse
 
-from conftest import SANDBOX_API_KEY, SANDBOX_WEBHOOK_SECRET
 from connectors.models import ConnectorAccount, ConnectorCall
+from tests.helpers import SANDBOX_API_KEY, SANDBOX_WEBHOOK_SECRET
 
 ADD = "/admin/connectors/connectoraccount/add/"
 CHANGELIST = "/admin/connectors/connectoraccount/"

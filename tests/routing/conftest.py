@@ -3,7 +3,7 @@ simulator on its own loopback port (account B), so a test can tell which bank sa
 
 import pytest
 
-from conftest import SANDBOX_API_KEY, SANDBOX_WEBHOOK_SECRET
+from tests.helpers import SANDBOX_API_KEY, SANDBOX_WEBHOOK_SECRET, start_sandbox_bank
 
 SANDBOX_CREDENTIALS = {"api_key": SANDBOX_API_KEY, "webhook_secret": SANDBOX_WEBHOOK_SECRET}
 
@@ -11,12 +11,7 @@ SANDBOX_CREDENTIALS = {"api_key": SANDBOX_API_KEY, "webhook_secret": SANDBOX_WEB
 @pytest.fixture
 def second_sandbox():
     """A second sandbox bank, started for the test and stopped after it."""
-    from connectors.sandbox.simulator import SandboxSimulator
-    from connectors.testing.simulator import SimulatorServer
-
-    app = SandboxSimulator(accounts={SANDBOX_API_KEY: SANDBOX_WEBHOOK_SECRET})
-    server = SimulatorServer(app).start()
-    app.base_url = server.base_url
+    server = start_sandbox_bank()
     yield server
     server.stop()
 
