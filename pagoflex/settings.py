@@ -165,6 +165,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
 PAYMENT_CUSTOMER_ACTION_TTL = env.int("PAYMENT_CUSTOMER_ACTION_TTL", default=3600)
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=24)
+# A request still "in progress" after this long died with its worker (no request lives that long:
+# a few connector calls, each bounded by the timeouts above); its retry then resumes or redoes it.
+IDEMPOTENCY_STALE_AFTER_SECONDS = env.int("IDEMPOTENCY_STALE_AFTER_SECONDS", default=600)
 
 # Webhooks to merchants: a delivery must answer 2xx within this many seconds.
 WEBHOOK_DELIVERY_TIMEOUT = env.float("WEBHOOK_DELIVERY_TIMEOUT", default=10.0)

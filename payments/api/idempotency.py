@@ -8,8 +8,12 @@ row under a unique constraint, so two concurrent requests cannot both win.
 
 import functools
 import hashlib
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 from rest_framework.response import Response
 
 from payments.models import IdempotencyRecord
@@ -63,10 +67,18 @@ def resumed_resource_id(request) -> str:
 
 
 def _resume_interrupted(request, key: str, fingerprint: str):
-    """Take over an interrupted record with the same request, so the retry finishes its work."""
+    """Take over an interrupted record with the same request, so the retry finishes its work.
+
+    A record left in progress longer than any request can run belongs to a worker that died
+    (killed mid-call, say): it counts as interrupted too. Its ``created_at`` is pushed to now in
+    the same update, so two retries cannot both take it over."""
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.IDEMPOTENCY_STALE_AFTER_SECONDS)
     claimed = IdempotencyRecord.objects.filter(
+        Q(state=IdempotencyRecord.State.INTERRUPTED)
+        | Q(state=IdempotencyRecord.State.IN_PROGRESS, created_at__lt=stale_before),
         merchant=request.user, key=key, request_fingerprint=fingerprint,
-        state=IdempotencyRecord.State.INTERRUPTED).update(state=IdempotencyRecord.State.IN_PROGRESS)
+    ).update(state=IdempotencyRecord.State.IN_PROGRESS, created_at=now)
     if not claimed:
         return None
     return IdempotencyRecord.objects.get(merchant=request.user, key=key)

@@ -75,3 +75,54 @@ def test_concurrent_requests_with_one_key_make_exactly_one_connector_call(mercha
     assert PaymentOperation.objects.count() == 1
     assert sorted(results).count(201) == 1
     assert set(results) <= {201, 409}
+
+
+def _stale_record(merchant, key, body, *, resource_id="", minutes=11):
+    import hashlib
+    import json
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments.models import IdempotencyRecord
+
+    raw = json.dumps(body).encode()
+    fingerprint = hashlib.sha256(b"POST /v1/payments\n" + raw).hexdigest()
+    return IdempotencyRecord.objects.create(merchant=merchant, key=key, request_fingerprint=fingerprint,
+                                            resource_id=resource_id,
+                                            created_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def _post_raw(api, body, key):
+    import json
+
+    return api.post("/v1/payments", data=json.dumps(body), content_type="application/json",
+                    HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_key_still_in_progress_is_refused_while_its_request_may_be_running(api, merchant, sandbox_account):
+    body = payment_body(500)
+    _stale_record(merchant, "fresh", body, minutes=1)
+    assert_error(_post_raw(api, body, "fresh"), 409, code="idempotency_request_in_progress")
+    assert PaymentOperation.objects.count() == 0
+
+
+def test_a_key_left_in_progress_by_a_dead_worker_that_created_nothing_runs_again(api, merchant, sandbox_account):
+    body = payment_body(500)
+    _stale_record(merchant, "orphan", body)
+    response = _post_raw(api, body, "orphan")
+    assert response.status_code == 201 and response.json()["status"] == "succeeded"
+    assert PaymentOperation.objects.count() == 1
+    assert _post_raw(api, body, "orphan").headers.get("Idempotent-Replayed") == "true"
+
+
+def test_a_key_left_in_progress_by_a_dead_worker_resumes_its_payment_without_charging_again(
+        api, merchant, sandbox_account, sandbox):
+    body = payment_body(500)
+    first = _post_raw(api, body, "first-try").json()  # the charge the dead worker made
+    charges = len(sandbox.app.charges)
+    _stale_record(merchant, "dead-worker", body, resource_id=first["id"])
+    response = _post_raw(api, body, "dead-worker")
+    assert response.status_code == 201 and response.json()["id"] == first["id"]
+    assert len(sandbox.app.charges) == charges
+    assert PaymentOperation.objects.count() == 1
