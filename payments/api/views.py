@@ -61,11 +61,7 @@ class PaymentListCreateView(GenericAPIView):
             # An earlier try with this key created the payment, then failed: finish that one.
             payment = selectors.get_payment(request.user, _mode(request), resumed)
             if data["confirm"] and payment.status in CONFIRMABLE:
-                payment = services.confirm_payment(
-                    payment_pk=payment.pk, payment_method_type=data.get("payment_method_type", ""),
-                    card=data.get("card"), upi=data.get("upi"), saved_method_id=data.get("payment_method", ""),
-                    scheduled=data["scheduled_payment"], requested_connector=requested,
-                    browser_info=data.get("browser_info"), three_ds=data["request_three_d_secure"])
+                payment = _confirm(payment, data, requested)
             elif payment.status == PaymentStatus.PROCESSING:
                 # The bank may have been called: ask it what happened, never call authorize again.
                 payment = services.sync_payment(payment_pk=payment.pk, actor="api")
@@ -79,11 +75,7 @@ class PaymentListCreateView(GenericAPIView):
             requested_connector=requested, save_payment_method=data["save_payment_method"],
         )
         if data["confirm"]:
-            payment = services.confirm_payment(
-                payment_pk=payment.pk, payment_method_type=data.get("payment_method_type", ""), card=data.get("card"),
-                upi=data.get("upi"), saved_method_id=data.get("payment_method", ""),
-                scheduled=data["scheduled_payment"], requested_connector=requested,
-                browser_info=data.get("browser_info"), three_ds=data["request_three_d_secure"])
+            payment = _confirm(payment, data, requested)
         return Response(s.PaymentOutput(payment).data, status=http.HTTP_201_CREATED)
 
 
@@ -109,11 +101,7 @@ class PaymentConfirmView(GenericAPIView):
     def post(self, request, payment_id):
         payment = selectors.get_payment(request.user, _mode(request), payment_id)
         data = _validated(s.PaymentConfirmInput, request)
-        payment = services.confirm_payment(
-            payment_pk=payment.pk, payment_method_type=data.get("payment_method_type", ""), card=data.get("card"),
-            upi=data.get("upi"), saved_method_id=data.get("payment_method", ""), scheduled=data["scheduled_payment"],
-            requested_connector=_requested_account(request, data.get("connector")),
-            browser_info=data.get("browser_info"), three_ds=data["request_three_d_secure"])
+        payment = _confirm(payment, data, _requested_account(request, data.get("connector")))
         return Response(s.PaymentOutput(payment).data)
 
 
@@ -236,6 +224,15 @@ class PaymentMethodDetachView(GenericAPIView):
     def post(self, request, payment_method_id):
         method = selectors.get_saved_method(request.user, _mode(request), payment_method_id)
         return Response(s.PaymentMethodOutput(payment_methods.detach(method)).data)
+
+
+def _confirm(payment, data: dict, requested):
+    """Confirm a payment with the payment method of a validated create or confirm request."""
+    return services.confirm_payment(
+        payment_pk=payment.pk, payment_method_type=data.get("payment_method_type", ""), card=data.get("card"),
+        upi=data.get("upi"), saved_method_id=data.get("payment_method", ""), scheduled=data["scheduled_payment"],
+        requested_connector=requested, browser_info=data.get("browser_info"),
+        three_ds=data["request_three_d_secure"])
 
 
 def _validated(serializer_class, request) -> dict:
