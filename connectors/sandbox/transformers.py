@@ -156,35 +156,25 @@ def webhook_to_incoming(event) -> IncomingWebhook:
     try:
         if kind == "refund":
             parsed = refund_response(obj)
-            return IncomingWebhook(
-                event_id=event["id"],
-                event_type=event["type"],
-                connector_reference=parsed.connector_reference,
-                status=parsed.status,
-                amount=parsed.amount,
-                currency=parsed.currency,
-                is_refund=True,
-                refund_reference=str(obj.get("reference") or ""),
-                attempt_reference=str(obj.get("charge_reference") or ""),
-                code=parsed.code,
-                message=parsed.message,
-                raw_status=parsed.raw_status,
-            )
-        if kind == "charge":
+            references = {"refund_reference": str(obj.get("reference") or ""),
+                          "attempt_reference": str(obj.get("charge_reference") or "")}
+        elif kind == "charge":
             parsed = charge_response(obj)
-            return IncomingWebhook(
-                event_id=event["id"],
-                event_type=event["type"],
-                connector_reference=parsed.connector_reference,
-                status=parsed.status,
-                amount=parsed.amount,
-                currency=parsed.currency,
-                is_refund=False,
-                attempt_reference=str(obj.get("reference") or ""),
-                code=parsed.code,
-                message=parsed.message,
-                raw_status=parsed.raw_status,
-            )
+            references = {"attempt_reference": str(obj.get("reference") or "")}
+        else:
+            raise ConnectorBadRequest(f"webhook {event['id']} carries no charge or refund", code="invalid_webhook")
     except ConnectorUnknownOutcome as exc:
         raise ConnectorBadRequest(f"webhook {event['id']}: {exc.message}", code="invalid_webhook") from None
-    raise ConnectorBadRequest(f"webhook {event['id']} carries no charge or refund", code="invalid_webhook")
+    return IncomingWebhook(
+        event_id=event["id"],
+        event_type=event["type"],
+        connector_reference=parsed.connector_reference,
+        status=parsed.status,
+        amount=parsed.amount,
+        currency=parsed.currency,
+        is_refund=kind == "refund",
+        code=parsed.code,
+        message=parsed.message,
+        raw_status=parsed.raw_status,
+        **references,
+    )
