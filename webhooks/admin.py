@@ -76,26 +76,8 @@ class WebhookEventAdmin(admin.ModelAdmin):
         ),
         ("As received", {"fields": ["raw_headers", "raw_payload"]}),
     ]
-    readonly_fields = [
-        "public_id",
-        "received_at",
-        "connector",
-        "connector_account",
-        "source_address",
-        "payment_link",
-        "attempt",
-        "refund",
-        "signature",
-        "outcome_badge",
-        "outcome_detail",
-        "event_id",
-        "event_type",
-        "connector_reference",
-        "processed_at",
-        "processing_count",
-        "raw_headers",
-        "raw_payload",
-    ]
+    # Every field shown is read-only: an event is evidence, never edited.
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
     class Media:
         css = {"all": ["pagoflex/admin/backoffice.css"]}
