@@ -235,6 +235,13 @@ class ErrorOutput(serializers.Serializer):
     error = ErrorDetailOutput()
 
 
+_DATETIME_FIELD = serializers.DateTimeField()
+
+
+def _datetime(value) -> str | None:
+    return None if value is None else _DATETIME_FIELD.to_representation(value)
+
+
 class AttemptOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     connector_account = serializers.CharField(source="connector_account.public_id")
@@ -248,11 +255,28 @@ class AttemptOutput(serializers.ModelSerializer):
         fields = ["id", "connector", "connector_account", "status", "amount", "currency", "connector_reference",
                   "error_code", "error_message", "fallback", "routing_rule", "created"]
 
+    def to_representation(self, obj) -> dict:
+        # Hand-written for speed (every payment answer and event renders its attempts); the
+        # declared fields above still describe it in the schema, and a test holds the two equal.
+        return {
+            "id": obj.public_id, "connector": obj.connector, "connector_account": obj.connector_account.public_id,
+            "status": obj.status, "amount": obj.amount, "currency": obj.currency,
+            "connector_reference": obj.connector_reference, "error_code": obj.error_code,
+            "error_message": obj.error_message, "fallback": self.get_fallback(obj),
+            "routing_rule": self.get_routing_rule(obj), "created": _datetime(obj.created_at),
+        }
+
     def get_fallback(self, obj) -> bool:
         return bool((obj.routing_decision or {}).get("fallback_from"))
 
     def get_routing_rule(self, obj) -> str | None:
         return ((obj.routing_decision or {}).get("rule") or {}).get("name")
+
+    def declared_representation(self, obj) -> dict:
+        return super().to_representation(obj)
+
+
+_ATTEMPT_OUTPUT = AttemptOutput()
 
 
 class PaymentOutput(serializers.ModelSerializer):
@@ -276,6 +300,33 @@ class PaymentOutput(serializers.ModelSerializer):
                   "description", "metadata", "merchant_reference", "return_url", "next_action",
                   "last_payment_error", "integrity_mismatch", "connector", "connector_reference", "attempts",
                   "created", "updated"]
+
+    def to_representation(self, obj) -> dict:
+        # Hand-written for speed: DRF builds (deep-copies) every declared field per instance, a
+        # fifth of a payment request's CPU. The declared fields still describe the answer in the
+        # schema, and tests/api/test_rendering.py holds the two renderings equal.
+        attempts = self._attempts(obj)
+        latest = attempts[-1] if attempts else None
+        return {
+            "id": obj.public_id, "object": "payment", "livemode": obj.mode == "live", "status": obj.status,
+            "amount": obj.amount, "currency": obj.currency, "capture_method": obj.capture_method,
+            "amount_capturable": obj.amount_capturable, "amount_captured": obj.amount_captured,
+            "amount_refunded": obj.amount_refunded, "payment_method_type": obj.payment_method_type,
+            "payment_method": obj.payment_method_details, "customer": obj.customer,
+            "description": obj.description, "metadata": obj.metadata, "merchant_reference": obj.merchant_reference,
+            "return_url": obj.return_url, "next_action": self.get_next_action(obj),
+            "last_payment_error": self.get_last_payment_error(obj), "integrity_mismatch": obj.integrity_mismatch,
+            "connector": latest.connector if latest else None,
+            "connector_reference": (latest.connector_reference or None) if latest else None,
+            "attempts": [_ATTEMPT_OUTPUT.to_representation(attempt) for attempt in attempts],
+            "created": _datetime(obj.created_at), "updated": _datetime(obj.updated_at),
+        }
+
+    def declared_representation(self, obj) -> dict:
+        """DRF's rendering from the declared fields: what ``to_representation`` must equal."""
+        data = super().to_representation(obj)
+        data["attempts"] = [AttemptOutput().declared_representation(a) for a in self._attempts(obj)]
+        return data
 
     def get_object(self, obj) -> str:
         return "payment"
@@ -330,6 +381,18 @@ class RefundOutput(serializers.ModelSerializer):
         model = Refund
         fields = ["id", "object", "payment", "amount", "currency", "status", "reason", "metadata", "failure_code",
                   "failure_message", "connector_reference", "created"]
+
+    def to_representation(self, obj) -> dict:
+        # Hand-written for speed, like PaymentOutput's; tests/api/test_rendering.py holds it equal.
+        return {
+            "id": obj.public_id, "object": "refund", "payment": obj.payment.public_id, "amount": obj.amount,
+            "currency": obj.currency, "status": obj.status, "reason": obj.reason, "metadata": obj.metadata,
+            "failure_code": obj.error_code, "failure_message": obj.error_message,
+            "connector_reference": obj.connector_reference, "created": _datetime(obj.created_at),
+        }
+
+    def declared_representation(self, obj) -> dict:
+        return super().to_representation(obj)
 
     def get_object(self, obj) -> str:
         return "refund"
