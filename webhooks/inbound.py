@@ -19,7 +19,12 @@ from connectors.errors import ConnectorError
 from connectors.models import ConnectorAccount
 from connectors.registry import UnknownConnector, get_connector_class
 from payments.models import PaymentAttempt, Refund
-from payments.services.outcomes import Outcome, apply_attempt_outcome, apply_refund_outcome
+from payments.services.outcomes import (
+    Outcome,
+    _apply_attempt_outcome_locked,
+    _apply_refund_outcome_locked,
+    state_change,
+)
 from payments.statuses import AttemptStatus, RefundStatus
 from webhooks.models import AppliedWebhook, WebhookEvent, WebhookOutcome
 
@@ -47,12 +52,14 @@ class WebhookResult:
 
 
 def store_event(*, connector_key: str, account: ConnectorAccount | None, headers: dict, body: bytes,
-                source_address: str | None, outcome: str = WebhookOutcome.RECEIVED, detail: str = "") -> WebhookEvent:
+                source_address: str | None, outcome: str = WebhookOutcome.RECEIVED, detail: str = "",
+                processing_count: int = 0) -> WebhookEvent:
     """Step 1: commit the raw event before anything can go wrong with it."""
     with transaction.atomic():
         return WebhookEvent.objects.create(
             connector=connector_key, connector_account=account, headers=headers, body=body,
-            source_address=source_address or None, outcome=outcome, outcome_detail=detail[:1000])
+            source_address=source_address or None, outcome=outcome, outcome_detail=detail[:1000],
+            processing_count=processing_count)
 
 
 def receive(*, connector_key: str, account_public_id: str | None, headers: dict, body: bytes,
@@ -69,18 +76,22 @@ def receive(*, connector_key: str, account_public_id: str | None, headers: dict,
         account = ConnectorAccount.objects.filter(public_id=account_public_id).first()
         if account is not None and account.connector_class is not connector_class:
             account = None
+    will_process = account is not None and not too_large
     event = store_event(connector_key=connector_class.key if connector_class else connector_key[:40],
-                        account=account, headers=headers, body=body, source_address=source_address)
+                        account=account, headers=headers, body=body, source_address=source_address,
+                        processing_count=1 if will_process else 0)
     if too_large:
         return _finish(event, WebhookOutcome.TOO_LARGE, f"body larger than {MAX_WEBHOOK_BYTES} bytes")
     if account is None:
         return _finish(event, WebhookOutcome.UNKNOWN_ACCOUNT, "no connector account for this URL")
-    return process(event)
+    return process(event, counted=True)
 
 
-def process(event: WebhookEvent) -> WebhookResult:
-    """Steps 2 to 6 on a stored event; safe to run again on the same event."""
-    WebhookEvent.objects.filter(pk=event.pk).update(processing_count=event.processing_count + 1)
+def process(event: WebhookEvent, *, counted: bool = False) -> WebhookResult:
+    """Steps 2 to 6 on a stored event; safe to run again on the same event. ``counted``: the
+    event was stored with this processing already counted (a first delivery)."""
+    if not counted:
+        WebhookEvent.objects.filter(pk=event.pk).update(processing_count=event.processing_count + 1)
     account = event.connector_account
     connector = account.build_connector()
     body = bytes(event.body)
@@ -109,33 +120,34 @@ def process(event: WebhookEvent) -> WebhookResult:
 
 
 def _apply(event: WebhookEvent, account: ConnectorAccount, parsed: IncomingWebhook) -> WebhookResult:
-    target = _correlate(account, parsed)
-    if target is None:
-        return _finish(event, WebhookOutcome.UNKNOWN_REFERENCE,
-                       f"no attempt or refund for reference {parsed.connector_reference or parsed.attempt_reference!r}")
-    is_refund = isinstance(target, Refund)
-    event.refund = target if is_refund else None
-    event.attempt = target.attempt if is_refund else target
-    event.payment_id = target.payment_id
-    if parsed.status is None:
-        return _finish(event, WebhookOutcome.PROCESSED, f"informational event {parsed.event_type}")
+    """Correlate, deduplicate and apply in one transaction, under the payment's and the
+    target's row locks (taken by the correlating query itself)."""
+    with state_change():
+        target = _correlate_and_lock(account, parsed)
+        if target is None:
+            return _finish(event, WebhookOutcome.UNKNOWN_REFERENCE,
+                           f"no attempt or refund for reference "
+                           f"{parsed.connector_reference or parsed.attempt_reference!r}")
+        is_refund = isinstance(target, Refund)
+        event.refund = target if is_refund else None
+        event.attempt = target.attempt if is_refund else target
+        event.payment_id = target.payment_id
+        if parsed.status is None:
+            return _finish(event, WebhookOutcome.PROCESSED, f"informational event {parsed.event_type}")
 
-    outcome = Outcome(status=parsed.status, connector_reference=parsed.connector_reference if not is_refund else "",
-                      raw_status=parsed.raw_status, error_code=parsed.code, error_message=parsed.message)
-    if is_refund:
-        outcome.connector_reference = parsed.connector_reference
-    mismatch = _integrity(target, parsed)
-    if mismatch:
-        outcome.integrity_mismatch = mismatch
-    with transaction.atomic():
+        outcome = Outcome(status=parsed.status, connector_reference=parsed.connector_reference,
+                          raw_status=parsed.raw_status, error_code=parsed.code, error_message=parsed.message)
+        mismatch = _integrity(target, parsed)
+        if mismatch:
+            outcome.integrity_mismatch = mismatch
         try:
             with transaction.atomic():
                 AppliedWebhook.objects.create(connector_account=account, event_id=parsed.event_id, webhook_event=event)
         except IntegrityError:
             return _finish(event, WebhookOutcome.DUPLICATE, "this event was applied already")
         actor = f"webhook:{event.public_id}"
-        result = (apply_refund_outcome(target.pk, outcome, actor=actor) if is_refund
-                  else apply_attempt_outcome(target.pk, outcome, actor=actor))
+        result = (_apply_refund_outcome_locked(target.payment, target, outcome, actor=actor) if is_refund
+                  else _apply_attempt_outcome_locked(target.payment, target, outcome, actor=actor))
         if result.integrity_mismatch:
             return _finish(event, WebhookOutcome.INTEGRITY_MISMATCH, mismatch)
         if result.illegal_transition:
@@ -143,9 +155,12 @@ def _apply(event: WebhookEvent, account: ConnectorAccount, parsed: IncomingWebho
         return _finish(event, WebhookOutcome.PROCESSED, f"{parsed.event_type}: {parsed.status}")
 
 
-def _correlate(account: ConnectorAccount, parsed: IncomingWebhook):
+def _correlate_and_lock(account: ConnectorAccount, parsed: IncomingWebhook):
+    """The refund or attempt the event is about, with its payment, both locked (payment first)."""
     if parsed.is_refund or isinstance(parsed.status, RefundStatus):
-        refunds = Refund.objects.filter(attempt__connector_account=account)
+        refunds = (Refund.objects.filter(attempt__connector_account=account)
+                   .select_related("payment", "attempt__connector_account")
+                   .select_for_update(no_key=True, of=("payment", "self")))
         if parsed.refund_reference:
             refund = refunds.filter(public_id=parsed.refund_reference).first()
             if refund:
@@ -153,7 +168,9 @@ def _correlate(account: ConnectorAccount, parsed: IncomingWebhook):
         if parsed.connector_reference:
             return refunds.filter(connector_reference=parsed.connector_reference).first()
         return None
-    attempts = PaymentAttempt.objects.filter(connector_account=account)
+    attempts = (PaymentAttempt.objects.filter(connector_account=account)
+                .select_related("payment", "connector_account")
+                .select_for_update(no_key=True, of=("payment", "self")))
     if parsed.connector_reference:
         attempt = attempts.filter(connector_reference=parsed.connector_reference).first()
         if attempt:

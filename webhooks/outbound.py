@@ -1,8 +1,8 @@
 """Events to merchants: the outbox and its delivery.
 
 Events are written by the services in the same transaction as the change that causes them
-(``emit_payment_event``, ``emit_refund_event``), with one delivery row per endpoint that wants
-them. Once that transaction commits a task is asked to deliver at once; if that request is
+(``emit_payment_event``, ``emit_refund_event``; a state change collects its events and writes
+them together before it commits), with one delivery row per endpoint that wants them. Once that transaction commits a task is asked to deliver at once; if that request is
 lost (a crash between commit and enqueue, a broker outage) the retry sweep finds the delivery
 due a minute later. So no change is without its event, and no event is without its change.
 
@@ -19,11 +19,14 @@ import json
 import logging
 import random
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors.crypto import hmac_sha256_hex
@@ -51,56 +54,118 @@ PAYMENT_STATUS_EVENTS = {
 
 # -- writing events (inside the caller's transaction) -------------------------------------------
 
-def emit_payment_event(payment, event_type: str, **extra) -> MerchantEvent:
-    """Write a payment event to the outbox; call it inside the state change's transaction,
-    after the payment's fields (not necessarily saved) say what the merchant should see."""
-    from payments.api.serializers import PaymentOutput
+class EventCollector:
+    """The merchant events of one state change, written together when it ends
+    (``payments.services.outcomes.state_change``): each object rendered once, in its final
+    state in that transaction (the state the merchant can ever see), one INSERT for the events,
+    one query for the endpoints, one INSERT for the deliveries."""
 
-    # The serializer caches the attempt list on the instance: never render from (or leave behind)
-    # a list older than this moment.
-    payment.__dict__.pop("_attempt_list", None)
-    data = {"object": PaymentOutput(payment).data, **extra}
-    payment.__dict__.pop("_attempt_list", None)
-    return _write(payment.merchant_id, payment.mode, event_type, data, payment_id=payment.pk)
+    def __init__(self):
+        self.pending: list[tuple[object, str, dict]] = []
+
+    def add(self, obj, event_type: str, extra: dict) -> None:
+        self.pending.append((obj, event_type, extra))
+
+    def write(self) -> list[MerchantEvent]:
+        rendered: dict[int, dict] = {}
+        events = []
+        for obj, event_type, extra in self.pending:
+            if id(obj) not in rendered:
+                rendered[id(obj)] = _render(obj)
+            events.append(_event_for(obj, event_type, {"object": rendered[id(obj)], **extra}))
+        self.pending = []
+        if not events:
+            return []
+        if len(events) == 1:
+            events[0].save()
+        else:
+            events = MerchantEvent.objects.bulk_create(events)
+        _fan_out(events)
+        return events
 
 
-def emit_payment_status_event(payment) -> MerchantEvent | None:
+_collector: ContextVar[EventCollector | None] = ContextVar("merchant_event_collector", default=None)
+
+
+@contextmanager
+def collecting():
+    """Collect the merchant events emitted inside; the caller writes them (``write()``) before
+    its transaction commits."""
+    collector = EventCollector()
+    token = _collector.set(collector)
+    try:
+        yield collector
+    finally:
+        _collector.reset(token)
+
+
+def emit_payment_event(payment, event_type: str, **extra) -> None:
+    """Write a payment event to the outbox; call it inside the state change's transaction."""
+    _emit(payment, event_type, extra)
+
+
+def emit_payment_status_event(payment) -> None:
     """The event for the payment's new status, if merchants hear about that status."""
     event_type = PAYMENT_STATUS_EVENTS.get(payment.status)
-    return emit_payment_event(payment, event_type) if event_type else None
+    if event_type:
+        emit_payment_event(payment, event_type)
 
 
-def emit_refund_event(refund, event_type: str) -> MerchantEvent:
+def emit_refund_event(refund, event_type: str) -> None:
     """Write a refund event to the outbox, inside the refund's state change transaction."""
-    from payments.api.serializers import RefundOutput
-
-    payment = refund.payment
-    return _write(payment.merchant_id, payment.mode, event_type, {"object": RefundOutput(refund).data},
-                  payment_id=payment.pk, refund_id=refund.pk)
+    _emit(refund, event_type, {})
 
 
-def _write(merchant_id: int, mode: str, event_type: str, data: dict, *, payment_id=None,
-           refund_id=None) -> MerchantEvent:
+def _emit(obj, event_type: str, extra: dict) -> None:
+    collector = _collector.get()
+    if collector is None:
+        collector = EventCollector()
+        collector.add(obj, event_type, extra)
+        collector.write()
+    else:
+        collector.add(obj, event_type, extra)
+
+
+def _render(obj) -> dict:
+    from payments.api.serializers import PaymentOutput, RefundOutput
+    from payments.models import Refund
+
+    data = RefundOutput(obj).data if isinstance(obj, Refund) else PaymentOutput(obj).data
+    # JSON round trip: what is stored is exactly what will be sent (dates as ISO text).
+    return json.loads(json.dumps(data, default=str))
+
+
+def _event_for(obj, event_type: str, data: dict) -> MerchantEvent:
+    from payments.models import Refund
+
+    payment = obj.payment if isinstance(obj, Refund) else obj
+    return MerchantEvent(merchant_id=payment.merchant_id, mode=payment.mode, type=event_type, data=data,
+                         payment_id=payment.pk, refund_id=obj.pk if isinstance(obj, Refund) else None)
+
+
+def _fan_out(events: list[MerchantEvent]) -> None:
+    """One delivery per event and endpoint that wants it; the first tries are enqueued on commit."""
     from webhooks.models import WebhookEndpoint
 
-    # JSON round trip: what is stored is exactly what will be sent (dates as ISO text).
-    data = json.loads(json.dumps(data, default=str))
-    event = MerchantEvent.objects.create(merchant_id=merchant_id, mode=mode, type=event_type, data=data,
-                                         payment_id=payment_id, refund_id=refund_id)
-    endpoints = [endpoint for endpoint in WebhookEndpoint.objects.filter(merchant_id=merchant_id, mode=mode,
-                                                                         enabled=True)
-                 if endpoint.wants(event_type)]
-    if endpoints:
-        first_try = event.created_at + FIRST_TRY_GRACE
-        deliveries = WebhookDelivery.objects.bulk_create([
-            WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=first_try,
-                            give_up_at=event.created_at + RETRY_WINDOW)
-            for endpoint in endpoints
-        ])
-        pks = [delivery.pk for delivery in deliveries if delivery.pk is not None] or list(
-            WebhookDelivery.objects.filter(event=event).values_list("pk", flat=True))
-        transaction.on_commit(lambda: enqueue_deliveries(pks, first_try), robust=True)
-    return event
+    scopes = {(event.merchant_id, event.mode) for event in events}
+    query = Q()
+    for merchant_id, mode in scopes:
+        query |= Q(merchant_id=merchant_id, mode=mode)
+    endpoints = list(WebhookEndpoint.objects.filter(query, enabled=True))
+    # One due time for the batch: it is also the claim token its enqueued tasks carry.
+    first_try = timezone.now() + FIRST_TRY_GRACE
+    deliveries = [
+        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=first_try,
+                        give_up_at=event.created_at + RETRY_WINDOW)
+        for event in events for endpoint in endpoints
+        if (endpoint.merchant_id, endpoint.mode) == (event.merchant_id, event.mode) and endpoint.wants(event.type)
+    ]
+    if not deliveries:
+        return
+    deliveries = WebhookDelivery.objects.bulk_create(deliveries)
+    pks = [delivery.pk for delivery in deliveries if delivery.pk is not None] or list(
+        WebhookDelivery.objects.filter(event__in=events).values_list("pk", flat=True))
+    transaction.on_commit(lambda: enqueue_deliveries(pks, first_try), robust=True)
 
 
 def enqueue_deliveries(delivery_pks: list[int], token: datetime) -> None:

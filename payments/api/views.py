@@ -11,7 +11,7 @@ from payments.api import serializers as s
 from payments.api.idempotency import idempotent, resumed_resource_id
 from payments.api.pagination import CreatedCursorPagination
 from payments.services import payment_methods
-from payments.services.payments import CONFIRMABLE
+from payments.services.payments import CONFIRMABLE, Confirmation
 from payments.services.routing import find_requested_account
 from payments.statuses import PaymentStatus
 
@@ -73,9 +73,8 @@ class PaymentListCreateView(GenericAPIView):
             description=data.get("description", ""), metadata=data.get("metadata"),
             merchant_reference=data.get("merchant_reference", ""), return_url=data.get("return_url", ""),
             requested_connector=requested, save_payment_method=data["save_payment_method"],
+            confirmation=_confirmation(data, requested) if data["confirm"] else None,
         )
-        if data["confirm"]:
-            payment = _confirm(payment, data, requested)
         return Response(s.PaymentOutput(payment).data, status=http.HTTP_201_CREATED)
 
 
@@ -226,13 +225,19 @@ class PaymentMethodDetachView(GenericAPIView):
         return Response(s.PaymentMethodOutput(payment_methods.detach(method)).data)
 
 
-def _confirm(payment, data: dict, requested):
-    """Confirm a payment with the payment method of a validated create or confirm request."""
-    return services.confirm_payment(
-        payment_pk=payment.pk, payment_method_type=data.get("payment_method_type", ""), card=data.get("card"),
-        upi=data.get("upi"), saved_method_id=data.get("payment_method", ""), scheduled=data["scheduled_payment"],
+def _confirmation(data: dict, requested) -> Confirmation:
+    """The payment method and options of a validated create or confirm request."""
+    return Confirmation(
+        payment_method_type=data.get("payment_method_type", ""), card=data.get("card"), upi=data.get("upi"),
+        saved_method_id=data.get("payment_method", ""), scheduled=data["scheduled_payment"],
         requested_connector=requested, browser_info=data.get("browser_info"),
         three_ds=data["request_three_d_secure"])
+
+
+def _confirm(payment, data: dict, requested):
+    """Confirm a payment with the payment method of a validated create or confirm request."""
+    confirmation = _confirmation(data, requested)
+    return services.confirm_payment(payment_pk=payment.pk, **vars(confirmation))
 
 
 def _validated(serializer_class, request) -> dict:

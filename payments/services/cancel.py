@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from connectors.base import Flow
 from connectors.errors import ConnectorError, ConnectorUnknownOutcome
 from payments.models import PaymentOperation
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import connector_failure, unexpected_state
-from payments.services.outcomes import Outcome, apply_attempt_outcome, move_payment, record_event
+from payments.services.outcomes import Outcome, apply_attempt_outcome, move_payment, record_event, state_change
 from payments.statuses import AttemptStatus, PaymentStatus
 
 CANCELLABLE_LOCALLY = {PaymentStatus.REQUIRES_PAYMENT_METHOD, PaymentStatus.REQUIRES_CONFIRMATION}
@@ -17,7 +15,7 @@ VOIDABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.REQUIRES_CUSTOMER_ACTI
 
 
 def cancel_payment(*, payment_pk: int, reason: str = "", actor: str = "api") -> PaymentOperation:
-    with transaction.atomic():
+    with state_change():
         payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
         if payment.status in CANCELLABLE_LOCALLY:
             move_payment(payment, PaymentStatus.CANCELLED, actor=actor, message=reason)

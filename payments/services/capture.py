@@ -8,13 +8,21 @@ from connectors.base import Flow
 from connectors.errors import ConnectorError, ConnectorUnknownOutcome, IntegrityMismatch
 from payments.models import PaymentOperation
 from payments.services.connector_calls import payment_data_for, run_flow
-from payments.services.errors import PaymentError, connector_failure, unexpected_state
-from payments.services.outcomes import Outcome, _apply_attempt_outcome_locked, lock_payment_and_attempt, record_event
+from payments.services.errors import PaymentError, connector_failure
+from payments.services.outcomes import (
+    Outcome,
+    _apply_attempt_outcome_locked,
+    lock_latest_attempt,
+    lock_payment_and_attempt,
+    record_event,
+    state_change,
+)
 from payments.statuses import AttemptStatus, PaymentStatus
 from webhooks import outbound
 from webhooks.models import EventType
 
 CAPTURABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.PARTIALLY_CAPTURED}
+CAPTURABLE_ATTEMPTS = {AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED}
 
 
 def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = "api") -> PaymentOperation:
@@ -24,13 +32,9 @@ def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = 
     concurrent captures can never add up to more than was authorized.
     """
     with transaction.atomic():
-        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
-        if payment.status not in CAPTURABLE:
-            raise unexpected_state("payment", payment.status, "captured")
-        attempt = payment.attempts.select_for_update(no_key=True).filter(
-            status__in=[AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED]).last()
-        if attempt is None:
-            raise unexpected_state("payment", payment.status, "captured")
+        attempt = lock_latest_attempt(payment_pk, attempt_statuses=CAPTURABLE_ATTEMPTS,
+                                      payment_statuses=CAPTURABLE, action="captured")
+        payment = attempt.payment
         connector_class = attempt.connector_account.connector_class
         if not connector_class.supports(Flow.CAPTURE):
             raise PaymentError("capture is not supported by this connector", code="flow_not_supported")
@@ -52,7 +56,7 @@ def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = 
                             attempt=attempt)
     except (ConnectorUnknownOutcome, IntegrityMismatch) as exc:
         # The capture may have happened: keep the reservation until sync tells us.
-        with transaction.atomic():
+        with state_change():
             payment, attempt = lock_payment_and_attempt(attempt.pk)
             if isinstance(exc, IntegrityMismatch):
                 _apply_attempt_outcome_locked(payment, attempt, Outcome.from_error(
@@ -69,7 +73,7 @@ def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = 
         raise PaymentError(f"the connector declined the capture: {response.message}",
                            code=response.code or "capture_declined", type="connector_error", http_status=402)
 
-    with transaction.atomic():
+    with state_change():
         payment, attempt = lock_payment_and_attempt(attempt.pk)
         payment.amount_capturing -= amount
         payment.amount_captured += amount
@@ -80,13 +84,13 @@ def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = 
         outcome.amount_captured = payment.amount_captured
         record_event(payment, "captured", message=f"captured {amount} {payment.currency}", actor=actor,
                      attempt=attempt)
-        _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
         if final and not fully_captured:
             # A partial capture that closes the authorization: the rest is released.
             payment.amount_capturing = 0
-            payment.save(update_fields=["amount_capturing", "updated_at"])
+        _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
         outbound.emit_payment_event(payment, EventType.PAYMENT_CAPTURED, capture_amount=amount)
-    return PaymentOperation.objects.get(pk=payment.pk)
+    return payment
+
 
 
 def _release(payment_pk: int, amount: int) -> None:

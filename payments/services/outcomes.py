@@ -8,6 +8,8 @@ writers never deadlock) and moves status only through the state machine.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -17,6 +19,7 @@ from django.utils import timezone
 from connectors import errors as connector_errors
 from connectors.base import ConnectorResponse
 from payments.models import PaymentAttempt, PaymentEvent, PaymentOperation, Refund, SavedPaymentMethod
+from payments.services.errors import unexpected_state
 from payments.state_machine import PAYMENT_STATUS_FOR_ATTEMPT, UNSETTLED_ATTEMPT_STATUSES, can_transition
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 from webhooks import outbound
@@ -80,12 +83,54 @@ class ApplyResult:
     changed: bool
     illegal_transition: str = ""
     integrity_mismatch: bool = False
+    refund: Refund | None = None  # the refund as saved (refund outcomes)
+
+
+# The fields an outcome may change, saved by name: a full-row UPDATE costs more to build and
+# would write back columns another writer (a sweep's claim, say) may have moved meanwhile.
+PAYMENT_OUTCOME_FIELDS = ["status", "amount_authorized", "amount_captured", "amount_capturing", "amount_refunded",
+                          "next_action", "error_code", "error_message", "integrity_mismatch", "updated_at"]
+ATTEMPT_OUTCOME_FIELDS = ["connector_reference", "connector_metadata", "raw_connector_status", "status",
+                          "error_code", "error_message", "next_action", "next_sync_at", "updated_at"]
+REFUND_OUTCOME_FIELDS = ["connector_reference", "connector_metadata", "raw_connector_status", "status",
+                         "error_code", "error_message", "next_sync_at", "updated_at"]
+
+_pending_events: ContextVar[list | None] = ContextVar("pending_payment_events", default=None)
+
+
+@contextmanager
+def state_change():
+    """A transaction for a change of state: the payment events and merchant events recorded
+    inside are written when the block ends, one INSERT per table, still inside the transaction.
+    Nested blocks join the outermost one."""
+    if _pending_events.get() is not None:
+        with transaction.atomic():
+            yield
+        return
+    events: list[PaymentEvent] = []
+    token = _pending_events.set(events)
+    try:
+        with transaction.atomic(), outbound.collecting() as merchant_events:
+            yield
+            _pending_events.reset(token)
+            token = None
+            if events:
+                PaymentEvent.objects.bulk_create(events)
+            merchant_events.write()
+    finally:
+        if token is not None:
+            _pending_events.reset(token)
 
 
 def record_event(payment, kind: str, *, from_status: str = "", to_status: str = "", message: str = "",
                  actor: str = "", attempt=None, refund=None) -> None:
-    PaymentEvent.objects.create(payment=payment, attempt=attempt, refund=refund, kind=kind,
-                                from_status=from_status, to_status=to_status, message=message[:1000], actor=actor)
+    event = PaymentEvent(payment=payment, attempt=attempt, refund=refund, kind=kind, from_status=from_status,
+                         to_status=to_status, message=message[:1000], actor=actor)
+    pending = _pending_events.get()
+    if pending is None:
+        event.save()
+    else:
+        pending.append(event)
 
 
 def move_payment(payment: PaymentOperation, target: str, *, actor: str, message: str = "", attempt=None) -> None:
@@ -107,14 +152,29 @@ def move_payment(payment: PaymentOperation, target: str, *, actor: str, message:
 
 
 def lock_payment_and_attempt(attempt_pk: int) -> tuple[PaymentOperation, PaymentAttempt]:
-    payment_pk = PaymentAttempt.objects.values_list("payment_id", flat=True).get(pk=attempt_pk)
-    payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
-    attempt = PaymentAttempt.objects.select_for_update(no_key=True).select_related("connector_account").get(pk=attempt_pk)
-    return payment, attempt
+    """Lock an attempt and its payment in one statement; ``OF`` lists the payment first, and
+    PostgreSQL takes row locks in that order, as every other writer does."""
+    attempt = (PaymentAttempt.objects.select_related("payment", "connector_account")
+               .select_for_update(no_key=True, of=("payment", "self")).get(pk=attempt_pk))
+    return attempt.payment, attempt
+
+
+def lock_latest_attempt(payment_pk: int, *, attempt_statuses, payment_statuses, action: str) -> PaymentAttempt:
+    """The payment's latest attempt in one of ``attempt_statuses`` while the payment is in one
+    of ``payment_statuses``, locked with its payment in one statement (payment first); an
+    ``unexpected_state`` error naming ``action`` ("captured", ...) when there is none."""
+    attempt = (PaymentAttempt.objects.select_related("payment", "connector_account")
+               .select_for_update(no_key=True, of=("payment", "self"))
+               .filter(payment_id=payment_pk, status__in=attempt_statuses, payment__status__in=payment_statuses)
+               .order_by("created_at", "id").last())
+    if attempt is None:
+        status = PaymentOperation.objects.values_list("status", flat=True).get(pk=payment_pk)
+        raise unexpected_state("payment", status, action)
+    return attempt
 
 
 def apply_attempt_outcome(attempt_pk: int, outcome: Outcome, *, actor: str) -> ApplyResult:
-    with transaction.atomic():
+    with state_change():
         payment, attempt = lock_payment_and_attempt(attempt_pk)
         return _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
 
@@ -137,8 +197,8 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
             attempt.set_status(AttemptStatus.PENDING)
         attempt.next_sync_at = None  # a sync would only repeat the mismatch: staff own it now
         record_event(payment, "integrity_mismatch", message=outcome.integrity_mismatch, actor=actor, attempt=attempt)
-        attempt.save()
-        payment.save()
+        attempt.save(update_fields=ATTEMPT_OUTCOME_FIELDS)
+        payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
         outbound.emit_payment_event(payment, EventType.PAYMENT_INTEGRITY_MISMATCH,
                                     integrity_mismatch=outcome.integrity_mismatch)
         return ApplyResult(changed=True, integrity_mismatch=True)
@@ -151,8 +211,8 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
             attempt.error_code, attempt.error_message = outcome.error_code, outcome.error_message[:1000]
         if target is not None:
             _reconcile_amounts(payment, attempt, target, outcome)
-        attempt.save()
-        payment.save()
+        attempt.save(update_fields=ATTEMPT_OUTCOME_FIELDS)
+        payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
         return ApplyResult(changed=False)
 
     if not can_transition("attempt", attempt.status, target):
@@ -162,7 +222,8 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
         logger.warning("payment %s: %s", payment.public_id, message)
         record_event(payment, "illegal_transition", from_status=attempt.status, to_status=target, message=message,
                      actor=actor, attempt=attempt)
-        attempt.save()
+        attempt.save(update_fields=ATTEMPT_OUTCOME_FIELDS)
+        payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)  # what the caller changed under its lock, if anything
         return ApplyResult(changed=False, illegal_transition=message)
 
     attempt.set_status(target)
@@ -192,18 +253,18 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
             SavedPaymentMethod.objects.filter(pk=payment.saved_payment_method_id).update(first_payment_done=True)
     if target == AttemptStatus.FAILURE and not settles_payment:
         # A safe failure that routing falls back from: the payment stays processing for the next attempt.
-        attempt.save()
+        attempt.save(update_fields=ATTEMPT_OUTCOME_FIELDS)
         return ApplyResult(changed=True)
     payment_target = PAYMENT_STATUS_FOR_ATTEMPT[target]
     # Everything the merchant's event shows is set (and the attempt saved) before the move.
     payment.next_action = attempt.next_action
     if target == AttemptStatus.FAILURE:
         payment.error_code, payment.error_message = attempt.error_code, attempt.error_message
-    attempt.save()
+    attempt.save(update_fields=ATTEMPT_OUTCOME_FIELDS)
     if can_transition("payment", payment.status, payment_target):
         move_payment(payment, payment_target, actor=actor, attempt=attempt,
                      message=attempt.error_message if target == AttemptStatus.FAILURE else "")
-    payment.save()
+    payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
     return ApplyResult(changed=True)
 
 
@@ -226,12 +287,19 @@ def _schedule_sync(attempt) -> None:
         attempt.next_sync_at = timezone.now() + FIRST_SYNC_DELAY
 
 
+def lock_payment_and_refund(refund_pk: int) -> tuple[PaymentOperation, Refund]:
+    """Lock a refund and its payment in one statement, the payment first (see above)."""
+    refund = (Refund.objects.select_related("payment", "attempt__connector_account")
+              .select_for_update(no_key=True, of=("payment", "self")).get(pk=refund_pk))
+    return refund.payment, refund
+
+
 def apply_refund_outcome(refund_pk: int, outcome: Outcome, *, actor: str) -> ApplyResult:
-    with transaction.atomic():
-        payment_pk = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_pk)
-        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
-        refund = Refund.objects.select_for_update(no_key=True).get(pk=refund_pk)
-        return _apply_refund_outcome_locked(payment, refund, outcome, actor=actor)
+    with state_change():
+        payment, refund = lock_payment_and_refund(refund_pk)
+        result = _apply_refund_outcome_locked(payment, refund, outcome, actor=actor)
+    result.refund = refund
+    return result
 
 
 def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: str) -> ApplyResult:
@@ -246,8 +314,8 @@ def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: st
         refund.error_code, refund.error_message = "integrity_mismatch", outcome.integrity_mismatch[:1000]
         refund.next_sync_at = None
         record_event(payment, "integrity_mismatch", message=outcome.integrity_mismatch, actor=actor, refund=refund)
-        refund.save()
-        payment.save()
+        refund.save(update_fields=REFUND_OUTCOME_FIELDS)
+        payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
         outbound.emit_payment_event(payment, EventType.PAYMENT_INTEGRITY_MISMATCH,
                                     integrity_mismatch=outcome.integrity_mismatch, refund=refund.public_id)
         return ApplyResult(changed=True, integrity_mismatch=True)
@@ -258,7 +326,7 @@ def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: st
             refund.next_sync_at = timezone.now() + FIRST_SYNC_DELAY
         if outcome.error_code and target is None:
             refund.error_code, refund.error_message = outcome.error_code, outcome.error_message[:1000]
-        refund.save()
+        refund.save(update_fields=REFUND_OUTCOME_FIELDS)
         return ApplyResult(changed=False)
     if not can_transition("refund", refund.status, target):
         message = f"ignored {target} for refund in {refund.status} (late or out of order)"
@@ -279,11 +347,11 @@ def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: st
         payment.save(update_fields=["amount_refunded", "updated_at"])
     record_event(payment, "refund_status_change", from_status=previous, to_status=target, actor=actor, refund=refund,
                  message=refund.error_message)
-    refund.save()
+    refund.save(update_fields=REFUND_OUTCOME_FIELDS)
     outbound.emit_refund_event(refund, EventType.REFUND_SUCCEEDED if target == RefundStatus.SUCCEEDED
                                else EventType.REFUND_FAILED)
     return ApplyResult(changed=True)
 
 
 __all__ = ["ApplyResult", "Outcome", "PaymentStatus", "apply_attempt_outcome", "apply_refund_outcome",
-           "move_payment", "record_event"]
+           "move_payment", "record_event", "state_change"]

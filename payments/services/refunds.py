@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Sum
 
 from connectors.base import Flow
 from connectors.errors import ConnectorError
 from payments.models import PaymentOperation, Refund
 from payments.services.connector_calls import refund_data_for, run_flow
-from payments.services.errors import PaymentError, unexpected_state
+from payments.services.errors import PaymentError
 from payments.services.idempotency_scope import remember_created
-from payments.services.outcomes import Outcome, apply_refund_outcome, record_event
+from payments.services.outcomes import Outcome, apply_refund_outcome, lock_latest_attempt, record_event, state_change
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
 REFUNDABLE = {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_CAPTURED}
+REFUNDABLE_ATTEMPTS = {AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED}
 
 
 def refundable_amount(payment: PaymentOperation) -> int:
@@ -32,13 +32,10 @@ def create_refund(*, payment_pk: int, amount: int | None = None, reason: str = "
     the refundable amount before the connector is called: concurrent refunds cannot exceed
     what was captured.
     """
-    with transaction.atomic():
-        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
-        if payment.status not in REFUNDABLE:
-            raise unexpected_state("payment", payment.status, "refunded")
-        attempt = payment.attempts.filter(status__in=[AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED]).last()
-        if attempt is None:
-            raise unexpected_state("payment", payment.status, "refunded")
+    with state_change():
+        attempt = lock_latest_attempt(payment_pk, attempt_statuses=REFUNDABLE_ATTEMPTS,
+                                      payment_statuses=REFUNDABLE, action="refunded")
+        payment = attempt.payment
         connector_class = attempt.connector_account.connector_class
         if not connector_class.supports(Flow.REFUND):
             raise PaymentError("refunds are not supported by this connector", code="flow_not_supported")
@@ -67,5 +64,5 @@ def create_refund(*, payment_pk: int, amount: int | None = None, reason: str = "
         outcome = Outcome.from_response(response)
     except ConnectorError as exc:
         outcome = Outcome.from_error(exc, failed_status=RefundStatus.FAILED, unknown_status=None)
-    apply_refund_outcome(refund.pk, outcome, actor=actor)
-    return Refund.objects.select_related("payment").get(pk=refund.pk)
+    return apply_refund_outcome(refund.pk, outcome, actor=actor).refund
+

@@ -3,7 +3,7 @@ routing configuration. The rules themselves live in ``payments/routing/``."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from dataclasses import dataclass
 
 from connectors.models import ConnectorAccount
 from connectors.registry import UnknownConnector
@@ -15,7 +15,13 @@ from payments.routing import decision as routing_decision
 from payments.routing import definition as routing_definition
 from payments.routing import window
 from payments.services.errors import PaymentError
-from payments.services.outcomes import Outcome, _apply_attempt_outcome_locked, lock_payment_and_attempt, record_event
+from payments.services.outcomes import (
+    Outcome,
+    _apply_attempt_outcome_locked,
+    lock_payment_and_attempt,
+    record_event,
+    state_change,
+)
 from payments.statuses import AttemptStatus, CaptureMethod, PaymentStatus
 
 
@@ -84,16 +90,30 @@ def is_safe_failure(outcome: Outcome) -> bool:
     )
 
 
+@dataclass
+class Settlement:
+    """Where a confirmation attempt's outcome left things: the payment as saved, and the next
+    attempt to run when routing fell back (None when the payment is settled)."""
+
+    payment: object
+    attempt: PaymentAttempt
+    next_attempt: PaymentAttempt | None
+
+
 def settle_or_fall_back(
-    *, attempt_pk: int, outcome: Outcome, plan: routing_decision.RoutePlan, position: int, actor: str
-) -> PaymentAttempt | None:
+    *, attempt_pk: int, outcome: Outcome, plan: routing_decision.RoutePlan, position: int, actor: str,
+    known_attempts: list | None = None,
+) -> Settlement:
     """Apply a confirmation attempt's outcome. After a safe failure, with a next candidate left
     and the payment still processing, the attempt fails without failing the payment and the
-    next attempt is committed as ``started`` in the same transaction; it is returned for the
-    caller to run outside any transaction. Otherwise the outcome settles the payment: None."""
+    next attempt is committed as ``started`` in the same transaction; the caller runs it outside
+    any transaction. Otherwise the outcome settles the payment.
+
+    ``known_attempts``: the payment's earlier attempts, when the caller made them all (a payment
+    created and confirmed by one request), so that rendering it needs no query; it grows here."""
     next_account = plan.next_candidate(position) if is_safe_failure(outcome) else None
     next_attempt = None
-    with transaction.atomic():
+    with state_change():
         payment, attempt = lock_payment_and_attempt(attempt_pk)
         # A webhook may have settled the payment while we waited for the bank: never reopen it.
         falls_back = (
@@ -101,9 +121,14 @@ def settle_or_fall_back(
             and payment.status == PaymentStatus.PROCESSING
             and attempt.status == AttemptStatus.STARTED
         )
+        if known_attempts is not None:
+            known_attempts.append(attempt)
+            payment._attempt_list = list(known_attempts)
         _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor, settles_payment=not falls_back)
         if falls_back:
             next_attempt = start_attempt(payment, plan, position + 1, fallback_from=attempt.public_id)
+            if known_attempts is not None:
+                payment._attempt_list.append(next_attempt)
             record_event(
                 payment,
                 "routing_fallback",
@@ -119,7 +144,7 @@ def settle_or_fall_back(
             currency=attempt.currency,
             status=attempt.status,
         )
-    return next_attempt
+    return Settlement(payment=payment, attempt=attempt, next_attempt=next_attempt)
 
 
 def find_requested_account(merchant, mode: str, value: str) -> ConnectorAccount:

@@ -12,7 +12,6 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from connectors.base import Flow
@@ -20,7 +19,7 @@ from connectors.errors import ConnectorError, FlowNotSupported
 from payments.models import IdempotencyRecord, PaymentAttempt, Refund
 from payments.services.claims import CLAIM_LEASE, MAX_BATCHES_PER_RUN, Enqueue, claim_due, sweep, take_claim
 from payments.services.connector_calls import payment_data_for, run_flow
-from payments.services.outcomes import Outcome, _apply_attempt_outcome_locked, lock_payment_and_attempt
+from payments.services.outcomes import Outcome, _apply_attempt_outcome_locked, lock_payment_and_attempt, state_change
 from payments.services.sync import MAX_SYNC_BACKOFF, sync_attempt, sync_refund
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
@@ -95,7 +94,7 @@ def expire_attempt(*, attempt_pk: int, actor: str = "expiry") -> bool:
     settled meanwhile (under the locks, so a late success is never overwritten)."""
     minutes = settings.PAYMENT_CUSTOMER_ACTION_TTL // 60
     _void_at_the_bank(attempt_pk)
-    with transaction.atomic():
+    with state_change():
         payment, attempt = lock_payment_and_attempt(attempt_pk)
         if attempt.status != AttemptStatus.AUTHENTICATION_PENDING:
             return False
