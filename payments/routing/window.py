@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, IntegerField, OuterRef, Subquery, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from payments.models import RoutingWindowBucket
@@ -37,24 +37,6 @@ def smoothed_rate(successes: int, attempts: int) -> float:
     """Success rate with one success and one failure assumed (Laplace): an account with no
     recent results scores 0.5, between a healthy and a failing one, so it is not starved."""
     return (successes + 1) / (attempts + 2)
-
-
-def window_sum(field: str, *, payment_method_type: str, currency: str, since: datetime) -> Subquery:
-    """A subquery summing ``field`` over the window for the outer ConnectorAccount row, so the
-    routing decision reads accounts and their window in one query."""
-    buckets = (
-        RoutingWindowBucket.objects.filter(
-            connector_account=OuterRef("pk"),
-            payment_method_type=payment_method_type,
-            currency=currency,
-            bucket_start__gte=since,
-        )
-        .order_by()
-        .values("connector_account")
-        .annotate(total=Sum(field))
-        .values("total")
-    )
-    return Subquery(buckets, output_field=IntegerField())
 
 
 def record_result(

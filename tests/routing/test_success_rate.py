@@ -113,3 +113,31 @@ def test_pending_answers_are_not_counted_and_old_buckets_are_dropped(merchant, t
     record(a, successes=1, failures=0, at=long_ago)
     record(a, successes=1, failures=0)
     assert list(RoutingWindowBucket.objects.filter(connector_account=a).values_list("attempts", flat=True)) == [1]
+
+
+def test_the_context_query_agrees_with_the_orm_on_order_configuration_and_window(merchant, make_account):
+    """``load_context`` is written in SQL for speed: it must say what the ORM says."""
+    from django.db.models import Sum
+
+    from connectors.models import ConnectorAccount
+
+    accounts = [make_account(merchant, label=f"bank {i}", priority=p) for i, p in enumerate([5, 30, 5, 10])]
+    configure(merchant, {"strategy": "success_rate", "default": priority(accounts[1], accounts[3])})
+    since = window.window_since()
+    record(accounts[0], successes=3, failures=1, at=since)  # the oldest minute still in the window
+    record(accounts[0], successes=5, failures=0, at=since - timedelta(seconds=1))  # just outside it
+    record(accounts[1], successes=1, failures=6)
+    record(accounts[2], successes=2, failures=0, currency="USD")
+
+    context = load_context(unsaved_payment(merchant))
+
+    expected_order = list(ConnectorAccount.objects.filter(merchant=merchant, mode="test"))
+    assert [a.pk for a in context.accounts] == [a.pk for a in expected_order]
+    assert context.definition["strategy"] == "success_rate" and context.max_fallback_attempts == (
+        merchant.max_fallback_attempts)
+    for account in context.accounts:
+        totals = RoutingWindowBucket.objects.filter(
+            connector_account=account, payment_method_type="card", currency="EUR", bucket_start__gte=since
+        ).aggregate(attempts=Sum("attempts"), successes=Sum("successes"))
+        assert (account.window_attempts, account.window_successes) == (totals["attempts"], totals["successes"])
+    assert (context.accounts[0].window_attempts, context.accounts[0].window_successes) == (7, 1)  # priority 30 first
