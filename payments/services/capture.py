@@ -57,7 +57,7 @@ def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = 
     except (ConnectorUnknownOutcome, IntegrityMismatch) as exc:
         # The capture may have happened: keep the reservation until sync tells us.
         with state_change():
-            payment, attempt = lock_payment_and_attempt(attempt.pk)
+            payment, attempt = lock_payment_and_attempt(attempt.pk, account=attempt.connector_account)
             if isinstance(exc, IntegrityMismatch):
                 _apply_attempt_outcome_locked(payment, attempt, Outcome.from_error(
                     exc, failed_status=AttemptStatus.FAILURE, unknown_status=None), actor=actor)
@@ -74,7 +74,7 @@ def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = 
                            code=response.code or "capture_declined", type="connector_error", http_status=402)
 
     with state_change():
-        payment, attempt = lock_payment_and_attempt(attempt.pk)
+        payment, attempt = lock_payment_and_attempt(attempt.pk, account=attempt.connector_account)
         payment.amount_capturing -= amount
         payment.amount_captured += amount
         fully_captured = payment.amount_captured >= payment.amount_authorized

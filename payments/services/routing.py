@@ -114,7 +114,7 @@ def settle_or_fall_back(
     next_account = plan.next_candidate(position) if is_safe_failure(outcome) else None
     next_attempt = None
     with state_change():
-        payment, attempt = lock_payment_and_attempt(attempt_pk)
+        payment, attempt = lock_payment_and_attempt(attempt_pk, account=plan.candidates[position])
         # A webhook may have settled the payment while we waited for the bank: never reopen it.
         falls_back = (
             next_account is not None
