@@ -34,6 +34,7 @@ BANK_KEY = "sbx_bench_key_0123456789"
 BANK_SECRET = "sbx_bench_whsec_0123456789"
 APPROVED, PENDING = "4242424242424242", "4000000000000259"
 CARD = {"number": APPROVED, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+FRAMEWORK_FLOOR = "framework floor: auth, no work"
 TARGETS = {"create+confirm requests/s": 150, "overhead p50 ms": 5, "overhead p99 ms": 30, "errors": 0}
 
 
@@ -47,7 +48,7 @@ def prepare_environment(database_url: str) -> dict:
         "API_RATE_LIMIT": "1000000/s",
         "LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "DJANGO_SETTINGS_MODULE": "pagoflex.settings",
+        "DJANGO_SETTINGS_MODULE": "bench.settings",  # the product plus /bench/floor
     }
     if not os.environ.get("REDIS_URL") and _redis_up():
         env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
@@ -179,6 +180,12 @@ def run_scenarios(pagoflex, bank, args) -> tuple[list[dict], dict]:
     floor = scenario("floor", bank_url, floor_plan)
     rows.append(summarize("floor: bank directly", floor, {}))
 
+    # The framework floor: an authenticated, rate-limited API request that does nothing else
+    # (bench/framework_floor.py), with the same body as a payment.
+    framework = scenario("framework", pagoflex_url, [{**payment_request(auth), "path": "/bench/floor"}
+                                                     for _ in range(n + 4 * c)])
+    rows.append(summarize(FRAMEWORK_FLOOR, framework, None))
+
     created = scenario("create", pagoflex_url, [payment_request(auth) for _ in range(n + 4 * c)])
     ids = [r["id"] for r in created["results"] if r["status"] == 201]
     rows.append(summarize("create+confirm (auto capture)", created, bank_time_by_object("authorize", ids)))
@@ -224,6 +231,54 @@ def count_sql(account) -> dict[str, int]:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     return sql_counts.count_all(api, account, APIClient())
+
+
+def orm_statement_cpu(account, repeat: int = 400) -> dict[str, float]:
+    """CPU ms of one ORM statement in this process (building, sending, reading it): a select of a
+    payment by primary key, an insert of a payment event, an update of two fields by key."""
+    from payments.models import PaymentEvent, PaymentOperation
+
+    payment = PaymentOperation.objects.filter(merchant=account.merchant).first()
+    timings = {}
+    for name, statement in [
+        ("select by key", lambda: PaymentOperation.objects.filter(pk=payment.pk).first()),
+        ("insert a row", lambda: PaymentEvent.objects.create(payment=payment, kind="bench", actor="bench")),
+        ("update by key", lambda: PaymentOperation.objects.filter(pk=payment.pk).update(error_code="",
+                                                                                         error_message="")),
+    ]:
+        statement()
+        started = time.process_time()
+        for _ in range(repeat):
+            statement()
+        timings[name] = (time.process_time() - started) * 1000 / repeat
+    PaymentEvent.objects.filter(kind="bench").delete()
+    return timings
+
+
+def what_sets_the_limit(by_name: dict, sql: dict, statement_cpu: dict) -> dict:
+    """Print where create+confirm's CPU goes and why the latency targets cannot hold at 16 clients."""
+    framework = by_name[FRAMEWORK_FLOOR]
+    create = by_name["create+confirm (auto capture)"]
+    bank = by_name["floor: bank directly"]
+    cores = os.cpu_count() or 1
+    floor_cpu, create_cpu = framework["pagoflex_cpu_ms_per_request"], create["pagoflex_cpu_ms_per_request"]
+    per_statement = sum(statement_cpu.values()) / len(statement_cpu)
+    statements = sql["create+confirm"]
+    needed_for_latency = 16 / 0.005  # closed loop: mean latency = clients / throughput (Little's law)
+    print("\nwhat sets the limit (CPU ms per request in the gunicorn workers, this run):")
+    print(f"  framework floor (Django, DRF, API key, rate limit; no work)  {floor_cpu:6.1f} ms -> at most "
+          f"{cores * 1000 / floor_cpu:.0f} req/s on {cores} cores with nothing else running")
+    print(f"  create+confirm                                             {create_cpu:6.1f} ms = floor + "
+          f"{create_cpu - floor_cpu:.1f} ms of Pagoflex's own work")
+    print(f"  of which SQL through the ORM: {statements} statements x {per_statement:.2f} ms "
+          f"(select {statement_cpu['select by key']:.2f}, insert {statement_cpu['insert a row']:.2f}, "
+          f"update {statement_cpu['update by key']:.2f}) = {statements * per_statement:.1f} ms")
+    print(f"  latency: 16 clients in a closed loop wait 16 / throughput; overhead p50 <= 5 ms needs "
+          f"{needed_for_latency:.0f} req/s, {needed_for_latency / bank['rps']:.1f}x what the bank alone serves "
+          f"(p50 {bank['p50_ms']:.1f} ms doing nothing)")
+    return {"framework_floor_cpu_ms": floor_cpu, "create_confirm_cpu_ms": create_cpu,
+            "orm_statement_cpu_ms": per_statement, "create_confirm_statements": statements,
+            "rps_needed_for_5ms_at_16_clients": needed_for_latency}
 
 
 def print_table(rows: list[dict], floor_rps: float, sql: dict, budgets: dict) -> None:
@@ -275,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()[0]
         rows, context = run_scenarios(pagoflex, bank, args)
         sql = count_sql(context["account"])
+        statement_cpu = orm_statement_cpu(context["account"])
     finally:
         pagoflex.stop()
         bank.stop()
@@ -283,13 +339,15 @@ def main(argv: list[str] | None = None) -> int:
         row["throughput_vs_floor"] = row["rps"] / floor_rps if floor_rps else None
     rows[0]["pagoflex_cpu_ms_per_request"] = rows[0]["bank_cpu_ms_per_request"]
     print_table(rows, floor_rps, sql, BUDGETS)
-    create_cpu = rows[1]["pagoflex_cpu_ms_per_request"] + rows[1]["bank_cpu_ms_per_request"]
+    by_name = {row["scenario"]: row for row in rows}
+    create = by_name["create+confirm (auto capture)"]
+    create_cpu = create["pagoflex_cpu_ms_per_request"] + create["bank_cpu_ms_per_request"]
     ceiling = (os.cpu_count() or 1) * 1000 / create_cpu if create_cpu else float("nan")
     print(f"\nCPU ceiling for create+confirm: {os.cpu_count()} cores / {create_cpu:.1f} ms of Pagoflex+bank CPU per "
           f"payment = {ceiling:.0f} payments/s at most (before PostgreSQL and the load generator take their share)")
+    limits = what_sets_the_limit(by_name, sql, statement_cpu)
     print(f"load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} (other work on the machine "
           "lowers every latency figure, not the CPU per request)")
-    create = rows[1]
     verdict = {"create+confirm requests/s": create["rps"], "overhead p50 ms": create["overhead_p50_ms"],
                "overhead p99 ms": create["overhead_p99_ms"], "errors": sum(r["errors"] for r in rows[1:])}
     print("\ntargets (create+confirm, 16 clients):")
@@ -307,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                   "cache": "redis" if env.get("REDIS_URL") or os.environ.get("REDIS_URL") else "file"},
         "scenarios": rows, "sql_statements": sql, "sql_budgets": BUDGETS, "sql_issue_targets": ISSUE_TARGETS,
         "targets": TARGETS, "measured": verdict, "cpu_ceiling_create_confirm_per_s": ceiling,
+        "orm_statement_cpu_ms": statement_cpu, "what_sets_the_limit": limits,
         "load_average_before_after": [load_before, os.getloadavg()[0]],
     }
     out = RESULTS / f"bench-{stamp}.json"
