@@ -20,6 +20,7 @@ import base64
 import json
 import os
 import platform
+import resource
 import secrets
 import subprocess
 import sys
@@ -83,9 +84,13 @@ def load(base_url: str, requests_: list[dict], *, concurrency: int, max_seconds:
     with tempfile.TemporaryDirectory() as folder:
         plan, result = Path(folder) / "plan.json", Path(folder) / "result.json"
         plan.write_text(json.dumps({"base_url": base_url, "requests": requests_}))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-m", "bench.load", str(plan), str(result), "--concurrency", str(concurrency),
                         "--max-seconds", str(max_seconds)], cwd=ROOT, check=True, timeout=max_seconds + 180)
-        return json.loads(result.read_text())
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        outcome = json.loads(result.read_text())
+        outcome["generator_cpu_seconds"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        return outcome
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -119,6 +124,8 @@ def summarize(name: str, outcome: dict, bank_ms: dict[str, float] | None) -> dic
         "overhead_p99_ms": percentile(overheads, 0.99), "overhead_samples": len(overheads),
         "pagoflex_cpu_ms_per_request": outcome.get("pagoflex_cpu_ms"),
         "bank_cpu_ms_per_request": outcome.get("bank_cpu_ms"),
+        "database_cpu_ms_per_request": outcome.get("database_cpu_ms"),
+        "generator_cpu_ms_per_request": outcome.get("generator_cpu_ms"),
     }
 
 
@@ -143,7 +150,8 @@ def payment_request(auth: dict, *, number=APPROVED, capture="automatic") -> dict
 
 
 def run_scenarios(pagoflex, bank, args) -> tuple[list[dict], dict]:
-    """Set up a merchant, then run the floor and the five scenarios; one summary row each."""
+    """Set up a merchant, then run the floors and the five scenarios; one summary row each."""
+    from bench import servers
     from bench.sql_counts import webhook_event
     from connectors.models import ConnectorAccount
     from connectors.sandbox import signature
@@ -160,17 +168,21 @@ def run_scenarios(pagoflex, bank, args) -> tuple[list[dict], dict]:
     rows = []
 
     pagoflex_url, bank_url = pagoflex.base_url, bank.base_url
+    database_name = args.database.rsplit("/", 1)[1]
 
     def scenario(name, base, plan, bank_ms=None, *, warmup=True):
         if warmup:  # let every worker open its connections and import lazily loaded code
             load(base, plan[: min(len(plan), 4 * c)], concurrency=c, max_seconds=limit)
             plan = plan[min(len(plan), 4 * c):]
-        # CPU per request of each server: unlike latency, it does not depend on what else runs.
-        cpu_before = (pagoflex.cpu_seconds(), bank.cpu_seconds())
+        # CPU per request of each process: unlike latency, it does not depend on what else runs.
+        database = servers.database_backend_pids(database_name)
+        cpu_before = (pagoflex.cpu_seconds(), bank.cpu_seconds(), servers.process_cpu_seconds(database))
         outcome = load(base, plan, concurrency=c, max_seconds=limit)
         done = max(len(outcome["results"]), 1)
         outcome["pagoflex_cpu_ms"] = (pagoflex.cpu_seconds() - cpu_before[0]) * 1000 / done
         outcome["bank_cpu_ms"] = (bank.cpu_seconds() - cpu_before[1]) * 1000 / done
+        outcome["database_cpu_ms"] = (servers.process_cpu_seconds(database) - cpu_before[2]) * 1000 / done
+        outcome["generator_cpu_ms"] = outcome["generator_cpu_seconds"] * 1000 / done
         return outcome
 
     # The floor: the generator against the bank directly, one new charge per request.
@@ -273,11 +285,18 @@ def what_sets_the_limit(by_name: dict, sql: dict, statement_cpu: dict) -> dict:
     print(f"  of which SQL through the ORM: {statements} statements x {per_statement:.2f} ms "
           f"(select {statement_cpu['select by key']:.2f}, insert {statement_cpu['insert a row']:.2f}, "
           f"update {statement_cpu['update by key']:.2f}) = {statements * per_statement:.1f} ms")
+    parts = {"Pagoflex": create_cpu, "PostgreSQL": create["database_cpu_ms_per_request"],
+             "bank": create["bank_cpu_ms_per_request"], "load generator": create["generator_cpu_ms_per_request"]}
+    whole = sum(parts.values())
+    print("  every process's CPU per create+confirm: " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+          + f" = {whole:.1f} ms -> {cores * 1000 / whole:.0f} payments/s with all {cores} cores busy"
+          f" (150/s needs {cores * 1000 / 150:.1f} ms)")
     print(f"  latency: 16 clients in a closed loop wait 16 / throughput; overhead p50 <= 5 ms needs "
           f"{needed_for_latency:.0f} req/s, {needed_for_latency / bank['rps']:.1f}x what the bank alone serves "
           f"(p50 {bank['p50_ms']:.1f} ms doing nothing)")
     return {"framework_floor_cpu_ms": floor_cpu, "create_confirm_cpu_ms": create_cpu,
             "orm_statement_cpu_ms": per_statement, "create_confirm_statements": statements,
+            "create_confirm_cpu_ms_by_process": parts, "create_confirm_cpu_ms_all_processes": whole,
             "rps_needed_for_5ms_at_16_clients": needed_for_latency}
 
 

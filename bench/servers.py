@@ -84,16 +84,7 @@ class ProcessServer:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the server and its live and reaped children."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0.0
-        for pid in [self.pid, *self.children()]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            # utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 after the name.
-            total += sum(int(value) for value in fields[11:15]) / tick
-        return total
+        return process_cpu_seconds([self.pid, *self.children()])
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -111,6 +102,29 @@ class ProcessServer:
         output = getattr(self, "_output", None)
         if output not in (None, subprocess.DEVNULL):
             output.close()
+
+
+def process_cpu_seconds(pids) -> float:
+    """CPU time (user + system) used so far by these processes and their reaped children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 after the name.
+        total += sum(int(value) for value in fields[11:15]) / tick
+    return total
+
+
+def database_backend_pids(database: str) -> list[int]:
+    """The PostgreSQL server processes serving ``database`` (the workers' persistent connections)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def gunicorn(*, database: str, workers: int = 2, threads: int = 1, port: int | None = None, extra_env: dict | None = None,
