@@ -32,6 +32,9 @@ class Merchant(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Extra attempts routing may make after a safe failure (see the routing issue).
     max_fallback_attempts = models.PositiveSmallIntegerField(default=2)
+    # Whether any webhook endpoint of the merchant exists, kept by webhooks/signals.py: a state
+    # change of a merchant without one skips looking for endpoints to deliver its events to.
+    has_webhook_endpoints = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -159,7 +159,7 @@ def _correlate_and_lock(account: ConnectorAccount, parsed: IncomingWebhook):
     """The refund or attempt the event is about, with its payment, both locked (payment first)."""
     if parsed.is_refund or isinstance(parsed.status, RefundStatus):
         refunds = (Refund.objects.filter(attempt__connector_account=account)
-                   .select_related("payment", "attempt__connector_account")
+                   .select_related("payment__merchant", "attempt__connector_account")
                    .select_for_update(no_key=True, of=("payment", "self")))
         if parsed.refund_reference:
             refund = refunds.filter(public_id=parsed.refund_reference).first()
@@ -169,7 +169,7 @@ def _correlate_and_lock(account: ConnectorAccount, parsed: IncomingWebhook):
             return refunds.filter(connector_reference=parsed.connector_reference).first()
         return None
     attempts = (PaymentAttempt.objects.filter(connector_account=account)
-                .select_related("payment", "connector_account")
+                .select_related("payment__merchant", "connector_account")
                 .select_for_update(no_key=True, of=("payment", "self")))
     if parsed.connector_reference:
         attempt = attempts.filter(connector_reference=parsed.connector_reference).first()

@@ -69,10 +69,13 @@ class EventCollector:
     def write(self) -> list[MerchantEvent]:
         rendered: dict[int, dict] = {}
         events = []
+        without_endpoints = set()
         for obj, event_type, extra in self.pending:
             if id(obj) not in rendered:
                 rendered[id(obj)] = _render(obj)
             events.append(_event_for(obj, event_type, {"object": rendered[id(obj)], **extra}))
+            if not _may_have_endpoints(obj):
+                without_endpoints.add(events[-1].merchant_id)
         self.pending = []
         if not events:
             return []
@@ -80,7 +83,7 @@ class EventCollector:
             events[0].save()
         else:
             events = MerchantEvent.objects.bulk_create(events)
-        _fan_out(events)
+        _fan_out([event for event in events if event.merchant_id not in without_endpoints])
         return events
 
 
@@ -143,10 +146,22 @@ def _event_for(obj, event_type: str, data: dict) -> MerchantEvent:
                          payment_id=payment.pk, refund_id=obj.pk if isinstance(obj, Refund) else None)
 
 
+def _may_have_endpoints(obj) -> bool:
+    """False only when the merchant row read with the locked payment says it has no endpoint."""
+    from payments.models import PaymentOperation, Refund
+
+    payment = obj.payment if isinstance(obj, Refund) else obj
+    if not PaymentOperation.merchant.is_cached(payment):
+        return True
+    return payment.merchant.has_webhook_endpoints
+
+
 def _fan_out(events: list[MerchantEvent]) -> None:
     """One delivery per event and endpoint that wants it; the first tries are enqueued on commit."""
     from webhooks.models import WebhookEndpoint
 
+    if not events:
+        return
     scopes = {(event.merchant_id, event.mode) for event in events}
     query = Q()
     for merchant_id, mode in scopes:

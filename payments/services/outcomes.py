@@ -155,7 +155,7 @@ def lock_payment_and_attempt(attempt_pk: int, *, account=None) -> tuple[PaymentO
     """Lock an attempt and its payment in one statement; ``OF`` lists the payment first, and
     PostgreSQL takes row locks in that order, as every other writer does. ``account``: the
     attempt's connector account when the caller has it (one table less to read)."""
-    related = ("payment",) if account is not None else ("payment", "connector_account")
+    related = ("payment__merchant",) if account is not None else ("payment__merchant", "connector_account")
     attempt = (PaymentAttempt.objects.select_related(*related)
                .select_for_update(no_key=True, of=("payment", "self")).get(pk=attempt_pk))
     if account is not None:
@@ -169,7 +169,7 @@ def lock_latest_attempt(payment_pk: int, *, attempt_statuses, payment_statuses, 
     """The payment's latest attempt in one of ``attempt_statuses`` while the payment is in one
     of ``payment_statuses``, locked with its payment in one statement (payment first); an
     ``unexpected_state`` error naming ``action`` ("captured", ...) when there is none."""
-    attempt = (PaymentAttempt.objects.select_related("payment", "connector_account")
+    attempt = (PaymentAttempt.objects.select_related("payment__merchant", "connector_account")
                .select_for_update(no_key=True, of=("payment", "self"))
                .filter(payment_id=payment_pk, status__in=attempt_statuses, payment__status__in=payment_statuses)
                .order_by("created_at", "id").last())
@@ -295,7 +295,7 @@ def _schedule_sync(attempt) -> None:
 
 def lock_payment_and_refund(refund_pk: int) -> tuple[PaymentOperation, Refund]:
     """Lock a refund and its payment in one statement, the payment first (see above)."""
-    refund = (Refund.objects.select_related("payment", "attempt__connector_account")
+    refund = (Refund.objects.select_related("payment__merchant", "attempt__connector_account")
               .select_for_update(no_key=True, of=("payment", "self")).get(pk=refund_pk))
     return refund.payment, refund
 

@@ -101,3 +101,38 @@ def test_events_are_queued_only_for_enabled_endpoints_of_the_same_mode_that_want
     deliveries = WebhookDelivery.objects.filter(event__payment__public_id=payment["id"])
     assert [(d.event.type, d.endpoint_id) for d in deliveries] == [("payment.succeeded", wants_all.pk)]
     assert deliveries[0].status == "pending" and deliveries[0].next_attempt_at > deliveries[0].event.created_at
+
+
+def test_the_merchant_row_knows_whether_it_has_endpoints_and_events_skip_the_lookup_when_not(
+        merchant, pay):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from payments.models import Merchant
+    from webhooks.endpoints import delete_endpoint
+    from webhooks.models import WebhookEndpoint
+
+    def flag() -> bool:
+        return Merchant.objects.get(pk=merchant.pk).has_webhook_endpoints
+
+    def endpoint_lookups(payment_call) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            payment_call()
+        return sum('FROM "webhooks_webhookendpoint"' in q["sql"] for q in queries.captured_queries)
+
+    assert flag() is False
+    assert endpoint_lookups(lambda: pay(APPROVED_CARD)) == 0
+
+    first, _ = create_endpoint(merchant=merchant, mode="live", url="http://127.0.0.1:9/a", enabled_events=["*"])
+    second = WebhookEndpoint(merchant=merchant, mode="test", url="http://127.0.0.1:9/b", enabled_events=["*"])
+    second.set_secret("whsec_from_a_shell")
+    second.save()  # as the admin or a shell would: the signal keeps the flag, not the service
+    assert flag() is True
+    assert endpoint_lookups(lambda: pay(APPROVED_CARD)) == 1
+    assert WebhookDelivery.objects.filter(endpoint=second).count() == 1
+
+    delete_endpoint(endpoint_pk=first.pk)
+    assert flag() is True  # one is left
+    second.delete()
+    assert flag() is False
+    assert endpoint_lookups(lambda: pay(APPROVED_CARD)) == 0
