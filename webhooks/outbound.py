@@ -102,6 +102,19 @@ def collecting():
         _collector.reset(token)
 
 
+def pending_count() -> int:
+    """How many merchant events the current collection holds (0 outside one)."""
+    collector = _collector.get()
+    return len(collector.pending) if collector is not None else 0
+
+
+def forget_after(count: int) -> None:
+    """Drop the events collected after the first ``count`` (their savepoint rolled back)."""
+    collector = _collector.get()
+    if collector is not None:
+        del collector.pending[count:]
+
+
 def emit_payment_event(payment, event_type: str, **extra) -> None:
     """Write a payment event to the outbox; call it inside the state change's transaction."""
     _emit(payment, event_type, extra)

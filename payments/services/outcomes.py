@@ -103,9 +103,17 @@ def state_change():
     """A transaction for a change of state: the payment events and merchant events recorded
     inside are written when the block ends, one INSERT per table, still inside the transaction.
     Nested blocks join the outermost one."""
-    if _pending_events.get() is not None:
-        with transaction.atomic():
-            yield
+    pending = _pending_events.get()
+    if pending is not None:
+        # A nested block is a savepoint: what it recorded goes if it rolls back.
+        kept, kept_merchant_events = len(pending), outbound.pending_count()
+        try:
+            with transaction.atomic():
+                yield
+        except BaseException:
+            del pending[kept:]
+            outbound.forget_after(kept_merchant_events)
+            raise
         return
     events: list[PaymentEvent] = []
     token = _pending_events.set(events)

@@ -136,3 +136,25 @@ def test_the_merchant_row_knows_whether_it_has_endpoints_and_events_skip_the_loo
     second.delete()
     assert flag() is False
     assert endpoint_lookups(lambda: pay(APPROVED_CARD)) == 0
+
+
+def test_a_nested_state_change_that_rolls_back_takes_its_events_with_it(api, sandbox_account):
+    from payments.models import PaymentEvent
+    from payments.services.outcomes import record_event, state_change
+
+    created = api.post("/v1/payments", {"amount": 700, "currency": "EUR"}, format="json").json()
+    payment = PaymentOperation.objects.get(public_id=created["id"])
+    events_before = PaymentEvent.objects.filter(payment=payment).count()
+
+    with state_change():
+        record_event(payment, "kept", actor="test")
+        with pytest.raises(RuntimeError), state_change():
+            locked = PaymentOperation.objects.select_for_update().get(pk=payment.pk)
+            move_payment(locked, "cancelled", actor="test")
+            locked.save()
+            raise RuntimeError("the inner change fails; the outer goes on")
+
+    kinds = list(PaymentEvent.objects.filter(payment=payment).values_list("kind", flat=True))
+    assert kinds[events_before:] == ["kept"]
+    assert PaymentOperation.objects.get(pk=payment.pk).status == "requires_payment_method"
+    assert event_types(created["id"]) == []
