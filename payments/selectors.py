@@ -1,9 +1,25 @@
 """Read queries used by the API and the admin. A merchant only ever sees its own objects,
 in the mode of the key it used: anything else is simply not found."""
 
+from dataclasses import dataclass
+
 from django.http import Http404
 
 from payments.models import PaymentOperation, Refund, SavedPaymentMethod
+
+
+@dataclass(frozen=True)
+class PaymentRef:
+    """A merchant's payment named by its public id, in the mode of the key used: services that
+    take one find (and lock) the payment in the same query that reads it, and answer 404 when
+    it is not this merchant's."""
+
+    merchant_id: int
+    mode: str
+    public_id: str
+
+    def lookup(self) -> dict:
+        return {"merchant_id": self.merchant_id, "mode": self.mode, "public_id": self.public_id}
 
 
 def payments_for(merchant, mode: str):

@@ -23,6 +23,7 @@ from payments.services.outcomes import (
     Outcome,
     _apply_attempt_outcome_locked,
     _apply_refund_outcome_locked,
+    lock_payment_with_attempts,
     state_change,
 )
 from payments.statuses import AttemptStatus, RefundStatus
@@ -168,15 +169,17 @@ def _correlate_and_lock(account: ConnectorAccount, parsed: IncomingWebhook):
         if parsed.connector_reference:
             return refunds.filter(connector_reference=parsed.connector_reference).first()
         return None
-    attempts = (PaymentAttempt.objects.filter(connector_account=account)
-                .select_related("payment__merchant", "connector_account")
-                .select_for_update(no_key=True, of=("payment", "self")))
-    if parsed.connector_reference:
-        attempt = attempts.filter(connector_reference=parsed.connector_reference).first()
-        if attempt:
-            return attempt
-    if parsed.attempt_reference:
-        return attempts.filter(public_id=parsed.attempt_reference).first()
+    for match in ({"connector_reference": parsed.connector_reference} if parsed.connector_reference else None,
+                  {"public_id": parsed.attempt_reference} if parsed.attempt_reference else None):
+        if match is None:
+            continue
+        # The payment's attempts are all locked and read at once: its merchant event renders them.
+        this_account = PaymentAttempt.objects.filter(connector_account=account, **match).order_by("pk")
+        payment, attempts = lock_payment_with_attempts(this_account.values("payment_id")[:1])
+        for attempt in attempts:
+            if attempt.connector_account_id == account.pk and all(
+                    getattr(attempt, field) == value for field, value in match.items()):
+                return attempt
     return None
 
 

@@ -28,6 +28,10 @@ def _mode(request) -> str:
     return request.auth.mode
 
 
+def _payment_ref(request, payment_id: str) -> selectors.PaymentRef:
+    return selectors.PaymentRef(merchant_id=request.user.pk, mode=_mode(request), public_id=payment_id)
+
+
 def _requested_account(request, value):
     return find_requested_account(request.user, _mode(request), value) if value else None
 
@@ -111,9 +115,8 @@ class PaymentCaptureView(GenericAPIView):
                    responses={200: s.PaymentOutput, **ERRORS})
     @idempotent
     def post(self, request, payment_id):
-        payment = selectors.get_payment(request.user, _mode(request), payment_id)
         data = _validated(s.PaymentCaptureInput, request)
-        payment = services.capture_payment(payment_pk=payment.pk, amount=data.get("amount"))
+        payment = services.capture_payment(payment=_payment_ref(request, payment_id), amount=data.get("amount"))
         return Response(s.PaymentOutput(payment).data)
 
 
@@ -149,7 +152,6 @@ class RefundListCreateView(GenericAPIView):
     @idempotent
     def post(self, request):
         data = _validated(s.RefundCreateInput, request)
-        payment = selectors.get_payment(request.user, _mode(request), data["payment"])
         resumed = resumed_resource_id(request)
         if resumed:
             # The refund was created (and perhaps sent) by an interrupted try: ask the bank, never resend.
@@ -157,7 +159,7 @@ class RefundListCreateView(GenericAPIView):
             if refund.status == "pending":
                 refund = services.sync_refund(refund_pk=refund.pk, actor="api")
             return Response(s.RefundOutput(refund).data, status=http.HTTP_201_CREATED)
-        refund = services.create_refund(payment_pk=payment.pk, amount=data.get("amount"),
+        refund = services.create_refund(payment=_payment_ref(request, data["payment"]), amount=data.get("amount"),
                                         reason=data.get("reason", ""), metadata=data.get("metadata"))
         return Response(s.RefundOutput(refund).data, status=http.HTTP_201_CREATED)
 

@@ -7,6 +7,7 @@ from django.db import transaction
 from connectors.base import Flow
 from connectors.errors import ConnectorError, ConnectorUnknownOutcome, IntegrityMismatch
 from payments.models import PaymentOperation
+from payments.selectors import PaymentRef
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError, connector_failure
 from payments.services.outcomes import (
@@ -14,6 +15,7 @@ from payments.services.outcomes import (
     _apply_attempt_outcome_locked,
     lock_latest_attempt,
     lock_payment_and_attempt,
+    lock_payment_with_attempts,
     record_event,
     state_change,
 )
@@ -25,15 +27,18 @@ CAPTURABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.PARTIALLY_CAPTURED}
 CAPTURABLE_ATTEMPTS = {AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED}
 
 
-def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = "api") -> PaymentOperation:
-    """Capture ``amount`` (default: all that is left) of an authorized payment.
+def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None = None, amount: int | None = None,
+                    actor: str = "api") -> PaymentOperation:
+    """Capture ``amount`` (default: all that is left) of an authorized payment, named by its key
+    or, from the API, by a ``PaymentRef`` (404 when it is not the merchant's).
 
     The amount is reserved under the payment's row lock before the connector is called, so
     concurrent captures can never add up to more than was authorized.
     """
     with transaction.atomic():
-        attempt = lock_latest_attempt(payment_pk, attempt_statuses=CAPTURABLE_ATTEMPTS,
-                                      payment_statuses=CAPTURABLE, action="captured")
+        attempt = lock_latest_attempt(payment_pk if payment is None else payment,
+                                      attempt_statuses=CAPTURABLE_ATTEMPTS, payment_statuses=CAPTURABLE,
+                                      action="captured")
         payment = attempt.payment
         connector_class = attempt.connector_account.connector_class
         if not connector_class.supports(Flow.CAPTURE):
@@ -74,7 +79,8 @@ def capture_payment(*, payment_pk: int, amount: int | None = None, actor: str = 
                            code=response.code or "capture_declined", type="connector_error", http_status=402)
 
     with state_change():
-        payment, attempt = lock_payment_and_attempt(attempt.pk, account=attempt.connector_account)
+        payment, attempts = lock_payment_with_attempts(payment.pk)  # all of them: the events render them
+        attempt = next(locked for locked in attempts if locked.pk == attempt.pk)
         payment.amount_capturing -= amount
         payment.amount_captured += amount
         fully_captured = payment.amount_captured >= payment.amount_authorized

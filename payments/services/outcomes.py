@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from connectors import errors as connector_errors
@@ -173,18 +175,51 @@ def lock_payment_and_attempt(attempt_pk: int, *, account=None) -> tuple[PaymentO
     return attempt.payment, attempt
 
 
-def lock_latest_attempt(payment_pk: int, *, attempt_statuses, payment_statuses, action: str) -> PaymentAttempt:
+def _payment_lookup(payment) -> dict:
+    """Filter arguments for a payment given as a primary key, a ``selectors.PaymentRef``, or a
+    query of payment ids (``values("payment_id")``)."""
+    if isinstance(payment, int):
+        return {"pk": payment}
+    if isinstance(payment, QuerySet):
+        return {"pk__in": payment}
+    return payment.lookup()
+
+
+def lock_payment_with_attempts(payment) -> tuple[PaymentOperation | None, list[PaymentAttempt]]:
+    """A payment and all its attempts (oldest first, each with its connector account), locked by
+    one statement, the payment first. ``payment``: see ``_payment_lookup``. The payment carries
+    the list, so rendering it reads nothing more. (None, []) when the payment has no attempt (or
+    does not exist)."""
+    lookup = _payment_lookup(payment)
+    attempts = list(PaymentAttempt.objects.select_related("payment__merchant", "connector_account")
+                    .select_for_update(no_key=True, of=("payment", "self"))
+                    .filter(**{f"payment__{name}": value for name, value in lookup.items()})
+                    .order_by("created_at", "id"))
+    if not attempts:
+        return None, []
+    locked = attempts[0].payment
+    for attempt in attempts:
+        attempt.payment = locked
+    locked._attempt_list = attempts
+    return locked, attempts
+
+
+def lock_latest_attempt(payment, *, attempt_statuses, payment_statuses, action: str) -> PaymentAttempt:
     """The payment's latest attempt in one of ``attempt_statuses`` while the payment is in one
-    of ``payment_statuses``, locked with its payment in one statement (payment first); an
-    ``unexpected_state`` error naming ``action`` ("captured", ...) when there is none."""
-    attempt = (PaymentAttempt.objects.select_related("payment__merchant", "connector_account")
-               .select_for_update(no_key=True, of=("payment", "self"))
-               .filter(payment_id=payment_pk, status__in=attempt_statuses, payment__status__in=payment_statuses)
-               .order_by("created_at", "id").last())
-    if attempt is None:
-        status = PaymentOperation.objects.values_list("status", flat=True).get(pk=payment_pk)
+    of ``payment_statuses``, locked with the payment and its other attempts in one statement; an
+    ``unexpected_state`` error naming ``action`` ("captured", ...) when there is none, a 404 when
+    ``payment`` (a key or a ``PaymentRef``) names no payment of the merchant."""
+    locked, attempts = lock_payment_with_attempts(payment)
+    candidates = [a for a in attempts if a.status in attempt_statuses]
+    if locked is None or locked.status not in payment_statuses or not candidates:
+        if locked is None:
+            status = PaymentOperation.objects.filter(**_payment_lookup(payment)).values_list("status", flat=True).first()
+            if status is None:
+                raise Http404
+        else:
+            status = locked.status
         raise unexpected_state("payment", status, action)
-    return attempt
+    return candidates[-1]
 
 
 def apply_attempt_outcome(attempt_pk: int, outcome: Outcome, *, actor: str) -> ApplyResult:

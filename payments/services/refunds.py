@@ -7,6 +7,7 @@ from django.db.models import Sum
 from connectors.base import Flow
 from connectors.errors import ConnectorError
 from payments.models import PaymentOperation, Refund
+from payments.selectors import PaymentRef
 from payments.services.connector_calls import refund_data_for, run_flow
 from payments.services.errors import PaymentError
 from payments.services.idempotency_scope import remember_created
@@ -24,16 +25,17 @@ def refundable_amount(payment: PaymentOperation) -> int:
     return payment.amount_captured - reserved
 
 
-def create_refund(*, payment_pk: int, amount: int | None = None, reason: str = "", metadata: dict | None = None,
-                  actor: str = "api") -> Refund:
-    """Refund ``amount`` (default: all that is left) of a captured payment.
+def create_refund(*, payment_pk: int | None = None, payment: PaymentRef | None = None, amount: int | None = None,
+                  reason: str = "", metadata: dict | None = None, actor: str = "api") -> Refund:
+    """Refund ``amount`` (default: all that is left) of a captured payment, named by its key or,
+    from the API, by a ``PaymentRef`` (404 when it is not the merchant's).
 
     The refund row is created ``pending`` under the payment's row lock, so it counts against
     the refundable amount before the connector is called: concurrent refunds cannot exceed
     what was captured.
     """
     with state_change():
-        attempt = lock_latest_attempt(payment_pk, attempt_statuses=REFUNDABLE_ATTEMPTS,
+        attempt = lock_latest_attempt(payment_pk if payment is None else payment, attempt_statuses=REFUNDABLE_ATTEMPTS,
                                       payment_statuses=REFUNDABLE, action="refunded")
         payment = attempt.payment
         connector_class = attempt.connector_account.connector_class
