@@ -104,10 +104,10 @@ _pending_events: ContextVar[list | None] = ContextVar("pending_payment_events", 
 def state_change():
     """A transaction for a change of state: the payment events and merchant events recorded
     inside are written when the block ends, one INSERT per table, still inside the transaction.
-    Nested blocks join the outermost one."""
+    A nested block is a savepoint whose events join the outermost block's, unless it rolls back."""
     pending = _pending_events.get()
     if pending is not None:
-        # A nested block is a savepoint: what it recorded goes if it rolls back.
+        # What the nested block recorded goes with its savepoint if it rolls back.
         kept, kept_merchant_events = len(pending), outbound.pending_count()
         try:
             with transaction.atomic():
