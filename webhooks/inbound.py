@@ -175,7 +175,7 @@ def _correlate_and_lock(account: ConnectorAccount, parsed: IncomingWebhook):
             continue
         # The payment's attempts are all locked and read at once: its merchant event renders them.
         this_account = PaymentAttempt.objects.filter(connector_account=account, **match).order_by("pk")
-        payment, attempts = lock_payment_with_attempts(this_account.values("payment_id")[:1])
+        _, attempts = lock_payment_with_attempts(this_account.values("payment_id")[:1])
         for attempt in attempts:
             if attempt.connector_account_id == account.pk and all(
                     getattr(attempt, field) == value for field, value in match.items()):
