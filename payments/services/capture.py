@@ -98,7 +98,6 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
     return payment
 
 
-
 def _release(payment_pk: int, amount: int) -> None:
     with transaction.atomic():
         payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)

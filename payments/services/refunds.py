@@ -67,4 +67,3 @@ def create_refund(*, payment_pk: int | None = None, payment: PaymentRef | None =
     except ConnectorError as exc:
         outcome = Outcome.from_error(exc, failed_status=RefundStatus.FAILED, unknown_status=None)
     return apply_refund_outcome(refund.pk, outcome, actor=actor).refund
-

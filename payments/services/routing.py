@@ -96,7 +96,6 @@ class Settlement:
     attempt to run when routing fell back (None when the payment is settled)."""
 
     payment: object
-    attempt: PaymentAttempt
     next_attempt: PaymentAttempt | None
 
 
@@ -144,7 +143,7 @@ def settle_or_fall_back(
             currency=attempt.currency,
             status=attempt.status,
         )
-    return Settlement(payment=payment, attempt=attempt, next_attempt=next_attempt)
+    return Settlement(payment=payment, next_attempt=next_attempt)
 
 
 def find_requested_account(merchant, mode: str, value: str) -> ConnectorAccount:
