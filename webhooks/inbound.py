@@ -24,6 +24,7 @@ from payments.services.outcomes import (
     _apply_attempt_outcome_locked,
     _apply_refund_outcome_locked,
     lock_payment_with_attempts,
+    locked_with_payment,
     state_change,
 )
 from payments.statuses import AttemptStatus, RefundStatus
@@ -159,9 +160,8 @@ def _apply(event: WebhookEvent, account: ConnectorAccount, parsed: IncomingWebho
 def _correlate_and_lock(account: ConnectorAccount, parsed: IncomingWebhook):
     """The refund or attempt the event is about, with its payment, both locked (payment first)."""
     if parsed.is_refund or isinstance(parsed.status, RefundStatus):
-        refunds = (Refund.objects.filter(attempt__connector_account=account)
-                   .select_related("payment__merchant", "attempt__connector_account")
-                   .select_for_update(no_key=True, of=("payment", "self")))
+        refunds = locked_with_payment(Refund.objects.filter(attempt__connector_account=account)
+                                      .select_related("payment__merchant", "attempt__connector_account"))
         if parsed.refund_reference:
             refund = refunds.filter(public_id=parsed.refund_reference).first()
             if refund:
@@ -169,10 +169,12 @@ def _correlate_and_lock(account: ConnectorAccount, parsed: IncomingWebhook):
         if parsed.connector_reference:
             return refunds.filter(connector_reference=parsed.connector_reference).first()
         return None
-    for match in ({"connector_reference": parsed.connector_reference} if parsed.connector_reference else None,
-                  {"public_id": parsed.attempt_reference} if parsed.attempt_reference else None):
-        if match is None:
-            continue
+    matches = []
+    if parsed.connector_reference:
+        matches.append({"connector_reference": parsed.connector_reference})
+    if parsed.attempt_reference:
+        matches.append({"public_id": parsed.attempt_reference})
+    for match in matches:
         # The payment's attempts are all locked and read at once: its merchant event renders them.
         this_account = PaymentAttempt.objects.filter(connector_account=account, **match).order_by("pk")
         _, attempts = lock_payment_with_attempts(this_account.values("payment_id")[:1])

@@ -161,13 +161,18 @@ def move_payment(payment: PaymentOperation, target: str, *, actor: str, message:
 # otherwise deadlocks concurrent captures against each other's call-log inserts.
 
 
+def locked_with_payment(queryset):
+    """``queryset`` (attempts or refunds) locking each row with its payment in one statement:
+    ``OF`` lists the payment first, and PostgreSQL takes row locks in that order, as every other
+    writer does."""
+    return queryset.select_for_update(no_key=True, of=("payment", "self"))
+
+
 def lock_payment_and_attempt(attempt_pk: int, *, account=None) -> tuple[PaymentOperation, PaymentAttempt]:
-    """Lock an attempt and its payment in one statement; ``OF`` lists the payment first, and
-    PostgreSQL takes row locks in that order, as every other writer does. ``account``: the
-    attempt's connector account when the caller has it (one table less to read)."""
+    """Lock an attempt and its payment in one statement (``locked_with_payment``). ``account``:
+    the attempt's connector account when the caller has it (one table less to read)."""
     related = ("payment__merchant",) if account is not None else ("payment__merchant", "connector_account")
-    attempt = (PaymentAttempt.objects.select_related(*related)
-               .select_for_update(no_key=True, of=("payment", "self")).get(pk=attempt_pk))
+    attempt = locked_with_payment(PaymentAttempt.objects.select_related(*related)).get(pk=attempt_pk)
     if account is not None:
         if account.pk != attempt.connector_account_id:
             raise ValueError(f"attempt {attempt.public_id} is not on account {account.public_id}")
@@ -191,10 +196,9 @@ def lock_payment_with_attempts(payment) -> tuple[PaymentOperation | None, list[P
     the list, so rendering it reads nothing more. (None, []) when the payment has no attempt (or
     does not exist)."""
     lookup = _payment_lookup(payment)
-    attempts = list(PaymentAttempt.objects.select_related("payment__merchant", "connector_account")
-                    .select_for_update(no_key=True, of=("payment", "self"))
-                    .filter(**{f"payment__{name}": value for name, value in lookup.items()})
-                    .order_by("created_at", "id"))
+    query = PaymentAttempt.objects.select_related("payment__merchant", "connector_account").filter(
+        **{f"payment__{name}": value for name, value in lookup.items()})
+    attempts = list(locked_with_payment(query).order_by("created_at", "id"))
     if not attempts:
         return None, []
     locked = attempts[0].payment
@@ -338,8 +342,8 @@ def _schedule_sync(attempt) -> None:
 
 def lock_payment_and_refund(refund_pk: int) -> tuple[PaymentOperation, Refund]:
     """Lock a refund and its payment in one statement, the payment first (see above)."""
-    refund = (Refund.objects.select_related("payment__merchant", "attempt__connector_account")
-              .select_for_update(no_key=True, of=("payment", "self")).get(pk=refund_pk))
+    refunds = Refund.objects.select_related("payment__merchant", "attempt__connector_account")
+    refund = locked_with_payment(refunds).get(pk=refund_pk)
     return refund.payment, refund
 
 
