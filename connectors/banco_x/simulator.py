@@ -175,22 +175,16 @@ class BancoXSimulator(SimulatorApp):
 
     @route("GET", "/pay/{tx_id}")
     def get_payment(self, request: Request) -> Response:
-        api_key, refused = self._authenticate(request)
+        payment, refused = self._own_payment(request)
         if refused:
             return refused
-        payment = self.payments.get(request.params["tx_id"])
-        if payment is None or payment.api_key != api_key:
-            return _error(404, "not_found", "no such payment")
         return json_response(payment.as_json(self._shift(request)))
 
     @route("POST", "/pay/{tx_id}/refunds")
     def create_refund(self, request: Request) -> Response:
-        api_key, refused = self._authenticate(request)
+        payment, refused = self._own_payment(request)
         if refused:
             return refused
-        payment = self.payments.get(request.params["tx_id"])
-        if payment is None or payment.api_key != api_key:
-            return _error(404, "not_found", "no such payment")
         body = request.json()
         problem = _invalid_amount_currency_ref(body)
         if problem:
@@ -199,7 +193,7 @@ class BancoXSimulator(SimulatorApp):
             return _error(400, "currency_mismatch", "a refund is in the payment's currency")
         with self.lock:
             refund = next(
-                (r for r in self.refunds.values() if r.payment.api_key == api_key and r.ref == body["ref"]), None
+                (r for r in self.refunds.values() if r.payment.api_key == payment.api_key and r.ref == body["ref"]), None
             )
             if refund is not None:
                 if refund.amount != body["amount"] or refund.payment is not payment:
@@ -282,6 +276,17 @@ class BancoXSimulator(SimulatorApp):
         return json_response({"ok": True})
 
     # -- authentication (SPEC.md §2) ---------------------------------------------------------------
+
+    def _own_payment(self, request: Request):
+        """The payment named by the path's ``tx_id``, if the signed request's key owns it; else
+        the error answer (401 for a bad signature, 404 for another key's or no payment)."""
+        api_key, refused = self._authenticate(request)
+        if refused:
+            return None, refused
+        payment = self.payments.get(request.params["tx_id"])
+        if payment is None or payment.api_key != api_key:
+            return None, _error(404, "not_found", "no such payment")
+        return payment, None
 
     def _authenticate(self, request: Request) -> tuple[str, Response | None]:
         auth = signature.parse_authorization(request.header("authorization"))
