@@ -79,10 +79,7 @@ class EventCollector:
         self.pending = []
         if not events:
             return []
-        if len(events) == 1:
-            events[0].save()
-        else:
-            events = MerchantEvent.objects.bulk_create(events)
+        events = MerchantEvent.objects.bulk_create(events)
         _fan_out([event for event in events if event.merchant_id not in without_endpoints])
         return events
 
@@ -151,19 +148,24 @@ def _render(obj) -> dict:
     return json.loads(json.dumps(data, default=str))
 
 
-def _event_for(obj, event_type: str, data: dict) -> MerchantEvent:
+def _payment_of(obj):
+    """The payment an event is about: the object itself, or a refund's payment."""
     from payments.models import Refund
 
-    payment = obj.payment if isinstance(obj, Refund) else obj
+    return obj.payment if isinstance(obj, Refund) else obj
+
+
+def _event_for(obj, event_type: str, data: dict) -> MerchantEvent:
+    payment = _payment_of(obj)
     return MerchantEvent(merchant_id=payment.merchant_id, mode=payment.mode, type=event_type, data=data,
-                         payment_id=payment.pk, refund_id=obj.pk if isinstance(obj, Refund) else None)
+                         payment_id=payment.pk, refund_id=obj.pk if payment is not obj else None)
 
 
 def _may_have_endpoints(obj) -> bool:
     """False only when the merchant row read with the locked payment says it has no endpoint."""
-    from payments.models import PaymentOperation, Refund
+    from payments.models import PaymentOperation
 
-    payment = obj.payment if isinstance(obj, Refund) else obj
+    payment = _payment_of(obj)
     if not PaymentOperation.merchant.is_cached(payment):
         return True
     return payment.merchant.has_webhook_endpoints
