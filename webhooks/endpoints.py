@@ -10,6 +10,7 @@ from django.db import transaction
 from payments.services.errors import PaymentError
 from webhooks import delivery_http
 from webhooks.models import ALL_EVENTS, EventType, WebhookEndpoint
+from webhooks.outbound import close_deliveries_of_disabled_endpoint
 
 MAX_ENDPOINTS_PER_MERCHANT = 16
 
@@ -68,6 +69,8 @@ def update_endpoint(*, endpoint_pk: int, url: str | None = None, enabled_events:
         if disabled is not None:
             endpoint.enabled = not disabled
         endpoint.save()
+        if not endpoint.enabled:
+            close_deliveries_of_disabled_endpoint(endpoint.pk)
     return endpoint
 
 

@@ -239,6 +239,10 @@ def deliver(*, delivery_pk: int, token: datetime | None = None) -> WebhookDelive
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_pk)
     if delivery.status != DeliveryStatus.PENDING:
         return delivery
+    if not delivery.endpoint.enabled:
+        close_deliveries_of_disabled_endpoint(delivery.endpoint_id)
+        delivery.refresh_from_db()
+        return delivery
     body = event_body(delivery.event)
     headers = {"Content-Type": "application/json", "User-Agent": "Pagoflex-Webhooks/1.0",
                SIGNATURE_HEADER: signature_header(delivery.endpoint.get_secret(), body)}
@@ -264,6 +268,16 @@ def deliver(*, delivery_pk: int, token: datetime | None = None) -> WebhookDelive
         delivery.save(update_fields=["attempt_count", "last_status_code", "last_error", "status", "delivered_at",
                                      "next_attempt_at"])
     return delivery
+
+
+ENDPOINT_DISABLED = "not sent: the endpoint is disabled"
+
+
+def close_deliveries_of_disabled_endpoint(endpoint_pk: int) -> int:
+    """End the pending deliveries of a disabled endpoint: no retry is sent to it any more (they
+    stay listed, failed, and can be resent once it is enabled again). Returns how many."""
+    return WebhookDelivery.objects.filter(endpoint_id=endpoint_pk, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.FAILED, next_attempt_at=None, last_error=ENDPOINT_DISABLED)
 
 
 def retry_due_deliveries(*, enqueue, now: datetime | None = None, batch_size: int | None = None) -> int:
