@@ -64,6 +64,9 @@ class AuthipayConnector(Connector):
             help_text="The Authipay store (outlet) the payments belong to",
         ),
     )
+    # The stored-card token charges the card again without its CVC: a secret (Authipay API,
+    # PaymentTokenization: paymentToken.value).
+    secret_fields = ("paymentToken.value",)
     payment_method_types = frozenset({"card"})
     supports_manual_capture = True
     supports_multiple_captures = True
