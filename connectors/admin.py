@@ -73,10 +73,34 @@ class ConnectorAccountForm(forms.ModelForm):
             value = value or (stored.get(spec.name, "") if spec.secret else "")
             if value:
                 credentials[spec.name] = value
+        self._credentials_follow_the_destination(cleaned)
         for name, message in self.connector_class.validate_credentials(credentials).items():
             self.add_error(CREDENTIAL_PREFIX + name if CREDENTIAL_PREFIX + name in self.fields else None, message)
         self.credentials = credentials
         return cleaned
+
+    def _credentials_follow_the_destination(self, cleaned) -> None:
+        """Where the stored secrets are sent changes only with the secrets typed again.
+
+        Whoever may edit an account may point it anywhere; if the stored secrets followed, anyone
+        with that right (Operations) could read them: point the URL at their own listener and
+        press *Check connection*. So a change of the bank URL the account uses (by whatever
+        field makes it) keeps no stored secret: each is typed again, by someone who knows it.
+        """
+        if not self.instance.pk:
+            return  # a new account: every secret is typed in this form anyway
+        stored = ConnectorAccount.objects.filter(pk=self.instance.pk).first()
+        if stored is None:
+            return
+        proposed = ConnectorAccount(connector=self.connector_class.key,
+                                    base_url_override=cleaned.get("base_url_override") or "")
+        if proposed.base_url.rstrip("/") == stored.base_url.rstrip("/"):
+            return
+        for spec in self.connector_class.credential_fields:
+            name = CREDENTIAL_PREFIX + spec.name
+            if spec.secret and not cleaned.get(name) and name in self.fields:
+                self.add_error(name, f"the bank URL changes: type the {spec.label} again (stored secrets are "
+                                     "only sent to the URL they were entered for)")
 
     def save(self, commit=True):
         account = super().save(commit=False)
