@@ -177,6 +177,9 @@ IDEMPOTENCY_STALE_AFTER_SECONDS = env.int("IDEMPOTENCY_STALE_AFTER_SECONDS", def
 
 # Webhooks to merchants: a delivery must answer 2xx within this many seconds.
 WEBHOOK_DELIVERY_TIMEOUT = env.float("WEBHOOK_DELIVERY_TIMEOUT", default=10.0)
+# Posts to an inbound webhook URL that no connector account owns: at most this many summaries
+# (no body) are stored a minute, across all workers; the rest are answered 404 and not stored.
+WEBHOOK_UNKNOWN_EVENTS_PER_MINUTE = env.int("WEBHOOK_UNKNOWN_EVENTS_PER_MINUTE", default=60)
 # Endpoints on loopback or private addresses, and plain http, are for development only.
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
 
