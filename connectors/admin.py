@@ -9,7 +9,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from connectors import services
 from connectors.masking import mask_secret_for_display, mask_text
@@ -24,6 +26,7 @@ class ConnectorAccountForm(forms.ModelForm):
         model = ConnectorAccount
         fields = ["merchant", "connector", "label", "mode", "enabled", "priority", "base_url_override"]
 
+    @sensitive_variables("stored", "current", "field")
     def __init__(self, *args, connector_key: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         key = connector_key or self.instance.connector or self.data.get("connector", "")
@@ -60,6 +63,7 @@ class ConnectorAccountForm(forms.ModelForm):
                 )
             self.fields[CREDENTIAL_PREFIX + spec.name] = field
 
+    @sensitive_variables("stored", "credentials", "value", "cleaned")
     def clean(self):
         cleaned = super().clean()
         if self.connector_class is None:
@@ -132,6 +136,11 @@ class ConnectorAccountAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ["pagoflex/admin/backoffice.css"]}
         js = ["pagoflex/admin/backoffice.js"]
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Every POST parameter of the account form is hidden from error reports: credentials.
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The model fields only: the credential fields are added by the form for its connector,

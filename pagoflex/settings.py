@@ -215,6 +215,10 @@ SPECTACULAR_SETTINGS = {
 # Largest request body accepted by the API and webhook endpoints.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
+# Error reports (the DEBUG page, mails to ADMINS) never show credentials, secrets or card numbers,
+# DEBUG or not (pagoflex/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "pagoflex.debug.CredentialsExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from payments.ids import id_factory
 from payments.models import Mode
@@ -110,6 +111,7 @@ class WebhookEndpoint(models.Model):
     def __str__(self):
         return f"{self.url} ({self.public_id})"
 
+    @sensitive_variables("secret")
     def set_secret(self, secret: str) -> None:
         from connectors import crypto
 
