@@ -214,3 +214,17 @@ def test_connection_failures_are_reported_in_fixed_words(merchant, settings):
 
     delivery.refresh_from_db()
     assert delivery.last_error == "could not connect to the endpoint"
+
+
+def test_an_https_delivery_goes_through_the_guarded_connection_to_the_checked_address(merchant, listener,
+                                                                                     settings):
+    """https connects through the same guard (then TLS is attempted with the URL's host name):
+    the plain listener is reached once, and the TLS failure is told in fixed words."""
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    delivery = pending_delivery(merchant, stored_endpoint(merchant, f"https://localhost:{listener.port}/hook"))
+
+    outbound.deliver(delivery_pk=delivery.pk)
+
+    delivery.refresh_from_db()
+    assert listener.accepted == 1
+    assert delivery.last_error == "TLS handshake with the endpoint failed"
