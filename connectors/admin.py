@@ -3,6 +3,8 @@ write-only (shown masked, an empty field keeps the stored value) and stored encr
 Nobody, superusers included, is ever shown a secret in clear; a "check connection" action runs
 the connector's harmless check flow, and the call log keeps the masked exchange."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -14,7 +16,14 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from connectors import services
-from connectors.masking import mask_secret_for_display, mask_text
+from connectors.masking import (
+    MASK,
+    mask_card_data,
+    mask_declared_fields,
+    mask_headers,
+    mask_secret_for_display,
+    mask_text,
+)
 from connectors.models import ConnectorAccount, ConnectorCall
 from connectors.registry import UnknownConnector, all_connectors, get_connector_class
 
@@ -295,8 +304,44 @@ class ConnectorCallAdmin(admin.ModelAdmin):
     search_fields = ["payment__public_id", "url"]
     list_select_related = ["connector_account"]
 
+    # Shown masked again (rows logged before a rule existed, values a rule learnt since).
+    MASKED_FIELDS = ("url", "request_headers", "request_body", "response_headers", "response_body", "error")
+
+    def get_fields(self, request, obj=None):
+        return [f"{field.name}_masked" if field.name in self.MASKED_FIELDS else field.name
+                for field in ConnectorCall._meta.fields]
+
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in ConnectorCall._meta.fields]
+        return self.get_fields(request, obj)
+
+    @staticmethod
+    def _remask(obj, value) -> str:
+        try:
+            secrets = obj.connector_account.build_connector().secret_values()
+        except Exception:  # the account's connector or key is gone: the generic rules still apply
+            secrets = []
+        text = value if isinstance(value, str) else json.dumps(value, indent=2)
+        for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return mask_declared_fields(mask_card_data(text))
+
+    def url_masked(self, obj):
+        return self._remask(obj, obj.url)
+
+    def request_headers_masked(self, obj):
+        return self._remask(obj, mask_headers(obj.request_headers or {}))
+
+    def request_body_masked(self, obj):
+        return self._remask(obj, obj.request_body)
+
+    def response_headers_masked(self, obj):
+        return self._remask(obj, mask_headers(obj.response_headers or {}))
+
+    def response_body_masked(self, obj):
+        return self._remask(obj, obj.response_body)
+
+    def error_masked(self, obj):
+        return self._remask(obj, obj.error)
 
     def has_add_permission(self, request):
         return False

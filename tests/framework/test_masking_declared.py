@@ -143,3 +143,23 @@ def test_log_lines_are_masked_by_every_configured_handler():
     assert MaskingLogFilter().filter(record) is True
     message = record.getMessage()
     assert PAN not in message and TOKEN not in message and "1111" in message
+
+
+@pytest.mark.plants_secrets  # a row as an older version logged it, card number included
+def test_the_call_log_admin_masks_a_token_logged_before_the_rule_existed(sandbox_account, db):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from connectors.models import ConnectorCall
+
+    call = ConnectorCall.objects.create(
+        connector_account=sandbox_account, flow="authorize", method="POST", url="https://bank.example/pay",
+        request_headers={"Content-Type": "application/json"},
+        request_body=json.dumps({"paymentMethod": {"paymentToken": {"value": TOKEN}}}),
+        response_body=json.dumps({"note": f"card {PAN} charged"}), status_code=200)
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", "root@example.test", "pw-0123456789"))
+
+    page = client.get(f"/admin/connectors/connectorcall/{call.pk}/change/").content.decode()
+
+    assert TOKEN not in page and PAN not in page and "1111" in page and "paymentToken" in page
