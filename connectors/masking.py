@@ -178,17 +178,11 @@ def mask_secret_for_display(value: str) -> str:
     return "••••••••" + visible
 
 
-class MaskingLogFilter(logging.Filter):
-    """A logging filter (on every handler in ``settings.LOGGING``): a card number that reaches a
-    log line by any path (a bank's error message, an exception text) keeps its last four digits,
-    and declared secret fields are masked."""
+class MaskingFormatter(logging.Formatter):
+    """The formatter of every handler in ``settings.LOGGING``: a card number that reaches a log
+    line by any path (a bank's error message, an exception text, a traceback) keeps its last four
+    digits, and declared secret fields are masked. The record itself is left as it is, so the
+    test suite's secrets scan still sees, and fails on, code that logs card data."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed record is logged as it is, by logging itself
-            return True
-        masked = mask_declared_fields(_mask_pans(message))
-        if masked != message:
-            record.msg, record.args = masked, ()
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_declared_fields(_mask_pans(super().format(record)))

@@ -243,10 +243,10 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "pagoflex.debug.CredentialsExceptionReporter
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Card numbers and declared connector secrets are masked in every line, whatever logged them.
-    "filters": {"mask_card_data": {"()": "connectors.masking.MaskingLogFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_card_data"]}},
+    "formatters": {"plain": {"()": "connectors.masking.MaskingFormatter",
+                             "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
