@@ -35,6 +35,7 @@ from urllib3.util import connection as urllib3_connection
 from urllib3.util import parse_url
 
 EXCERPT_BYTES = 1000
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class AddressNotAllowed(Exception):
@@ -53,7 +54,9 @@ def address_allowed(address: str) -> bool:
     if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
         return True
     ip = ipaddress.ip_address(address.split("%")[0])
-    if ip.version == 6 and (ip.ipv4_mapped or ip.sixtofour):
+    if ip.version == 6 and ip in _NAT64:  # 64:ff9b::a.b.c.d reaches a.b.c.d through a NAT64 gateway
+        ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    elif ip.version == 6 and (ip.ipv4_mapped or ip.sixtofour):
         ip = ip.ipv4_mapped or ip.sixtofour
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_loopback or ip.is_link_local
                                  or ip.is_private or ip.is_unspecified)
