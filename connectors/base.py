@@ -33,7 +33,7 @@ from connectors.errors import (
     IntegrityMismatch,
 )
 from connectors.masking import luhn_valid, mask_card_number
-from payments.statuses import AttemptStatus, RefundStatus
+from connectors.statuses import AttemptStatus, RefundStatus
 
 
 class Flow(enum.StrEnum):
