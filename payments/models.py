@@ -10,7 +10,8 @@ import secrets
 from django.db import models
 from django.utils import timezone
 
-from payments.ids import id_factory
+from connectors.ids import id_factory
+from connectors.modes import Mode
 from payments.state_machine import check_transition
 from payments.statuses import (
     AttemptStatus,
@@ -19,11 +20,6 @@ from payments.statuses import (
     PaymentStatus,
     RefundStatus,
 )
-
-
-class Mode(models.TextChoices):
-    TEST = "test"
-    LIVE = "live"
 
 
 class Merchant(models.Model):
