@@ -80,6 +80,11 @@ class ConnectorAccount(models.Model):
     def webhook_path(self) -> str:
         return f"/webhooks/{self.connector_class.key}/{self.public_id}/"
 
+    @property
+    def webhook_url(self) -> str:
+        """Where the bank sends this account's webhooks: ``PAGOFLEX_PUBLIC_URL`` + ``webhook_path``."""
+        return settings.PAGOFLEX_PUBLIC_URL + self.webhook_path
+
 
 class ConnectorCall(models.Model):
     """One HTTP exchange with a connector, masked: the evidence of what was asked and answered."""
