@@ -6,6 +6,7 @@ from django.db import transaction
 
 from connectors.base import Flow
 from connectors.errors import ConnectorError, ConnectorUnknownOutcome, IntegrityMismatch
+from payments import outbox
 from payments.models import PaymentOperation
 from payments.selectors import PaymentRef
 from payments.services.connector_calls import payment_data_for, run_flow
@@ -20,8 +21,6 @@ from payments.services.outcomes import (
     state_change,
 )
 from payments.statuses import AttemptStatus, PaymentStatus
-from webhooks import outbound
-from webhooks.models import EventType
 
 CAPTURABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.PARTIALLY_CAPTURED}
 CAPTURABLE_ATTEMPTS = {AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED}
@@ -94,7 +93,7 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
             # A partial capture that closes the authorization: the rest is released.
             payment.amount_capturing = 0
         _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
-        outbound.emit_payment_event(payment, EventType.PAYMENT_CAPTURED, capture_amount=amount)
+        outbox.emit_payment_event(payment, outbox.EventType.PAYMENT_CAPTURED, capture_amount=amount)
     return payment
 
 

@@ -20,12 +20,11 @@ from django.utils import timezone
 
 from connectors import errors as connector_errors
 from connectors.base import ConnectorResponse
+from payments import outbox
 from payments.models import PaymentAttempt, PaymentEvent, PaymentOperation, Refund, SavedPaymentMethod
 from payments.services.errors import unexpected_state
 from payments.state_machine import PAYMENT_STATUS_FOR_ATTEMPT, UNSETTLED_ATTEMPT_STATUSES, can_transition
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
-from webhooks import outbound
-from webhooks.models import EventType
 
 logger = logging.getLogger("pagoflex.payments")
 
@@ -108,19 +107,19 @@ def state_change():
     pending = _pending_events.get()
     if pending is not None:
         # What the nested block recorded goes with its savepoint if it rolls back.
-        kept, kept_merchant_events = len(pending), outbound.pending_count()
+        kept, kept_merchant_events = len(pending), outbox.pending_count()
         try:
             with transaction.atomic():
                 yield
         except BaseException:
             del pending[kept:]
-            outbound.forget_after(kept_merchant_events)
+            outbox.forget_after(kept_merchant_events)
             raise
         return
     events: list[PaymentEvent] = []
     token = _pending_events.set(events)
     try:
-        with transaction.atomic(), outbound.collecting() as merchant_events:
+        with transaction.atomic(), outbox.collecting() as merchant_events:
             yield
             _pending_events.reset(token)
             token = None
@@ -152,7 +151,7 @@ def move_payment(payment: PaymentOperation, target: str, *, actor: str, message:
     record_event(payment, "status_change", from_status=previous, to_status=target, message=message, actor=actor,
                  attempt=attempt)
     # The merchant's event, in this same transaction (the outbox): never a change without it.
-    outbound.emit_payment_status_event(payment)
+    outbox.emit_payment_status_event(payment)
 
 
 # Row locks everywhere are FOR NO KEY UPDATE (select_for_update(no_key=True)): they serialise
@@ -252,7 +251,7 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
         record_event(payment, "integrity_mismatch", message=outcome.integrity_mismatch, actor=actor, attempt=attempt)
         attempt.save(update_fields=ATTEMPT_OUTCOME_FIELDS)
         payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
-        outbound.emit_payment_event(payment, EventType.PAYMENT_INTEGRITY_MISMATCH,
+        outbox.emit_payment_event(payment, outbox.EventType.PAYMENT_INTEGRITY_MISMATCH,
                                     integrity_mismatch=outcome.integrity_mismatch)
         return ApplyResult(changed=True, integrity_mismatch=True)
 
@@ -369,7 +368,7 @@ def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: st
         record_event(payment, "integrity_mismatch", message=outcome.integrity_mismatch, actor=actor, refund=refund)
         refund.save(update_fields=REFUND_OUTCOME_FIELDS)
         payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
-        outbound.emit_payment_event(payment, EventType.PAYMENT_INTEGRITY_MISMATCH,
+        outbox.emit_payment_event(payment, outbox.EventType.PAYMENT_INTEGRITY_MISMATCH,
                                     integrity_mismatch=outcome.integrity_mismatch, refund=refund.public_id)
         return ApplyResult(changed=True, integrity_mismatch=True)
 
@@ -401,8 +400,8 @@ def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: st
     record_event(payment, "refund_status_change", from_status=previous, to_status=target, actor=actor, refund=refund,
                  message=refund.error_message)
     refund.save(update_fields=REFUND_OUTCOME_FIELDS)
-    outbound.emit_refund_event(refund, EventType.REFUND_SUCCEEDED if target == RefundStatus.SUCCEEDED
-                               else EventType.REFUND_FAILED)
+    outbox.emit_refund_event(refund, outbox.EventType.REFUND_SUCCEEDED if target == RefundStatus.SUCCEEDED
+                             else outbox.EventType.REFUND_FAILED)
     return ApplyResult(changed=True)
 
 
