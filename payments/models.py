@@ -154,6 +154,15 @@ class PaymentOperation(models.Model):
     def latest_attempt(self):
         return self.attempts.order_by("-created_at", "-id").first()
 
+    def remember_attempts(self, attempts: list) -> None:
+        """Keep this payment's attempts, oldest first, as a service has just read them (under the
+        payment's lock): rendering the payment then reads them here instead of querying again."""
+        self._attempt_list = attempts
+
+    def remembered_attempts(self) -> list | None:
+        """The attempts kept by ``remember_attempts`` (the same list), or None."""
+        return getattr(self, "_attempt_list", None)
+
 
 class PaymentAttempt(models.Model):
     public_id = models.CharField(max_length=40, unique=True, default=id_factory("att"), editable=False)
