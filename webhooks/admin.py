@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from connectors.masking import mask_headers
-from payments.admin_timeline import pretty_body, tone_of
+from payments.admin.timeline import pretty_body, tone_of
 from webhooks import inbound, outbound
 from webhooks.models import MerchantEvent, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 

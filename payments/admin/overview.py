@@ -10,7 +10,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from connectors import amounts
-from payments.admin_charts import bar_list_chart, column_chart
+from payments.admin.charts import bar_list_chart, column_chart
 from payments.models import Merchant, PaymentAttempt, PaymentOperation, Refund
 from payments.state_machine import UNSETTLED_ATTEMPT_STATUSES
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
