@@ -7,9 +7,6 @@ from dataclasses import dataclass
 
 from connectors.models import ConnectorAccount
 from payments.models import PaymentAttempt, RoutingConfiguration
-
-# Module imports, not names: payments.routing's modules import the services' errors, so either
-# package may be the one imported first.
 from payments.routing import decision as routing_decision
 from payments.routing import definition as routing_definition
 from payments.routing import window
