@@ -69,6 +69,11 @@ AUTHENTICATION_REQUEST = Field(
                         "challengeWindowSize": Field(enum=("01", "02", "03", "04", "05")),
                         "browserJavaScriptEnabled": Field("boolean"),
                         "browserJavaEnabled": Field("boolean"),
+                        "authenticationIndicator": Field(enum=("01", "02", "03", "04", "05", "06")),
+                        "secure3DDeviceChannel": Field(enum=("02", "03")),
+                        "secure3DThreeRIIndicator": Field(enum=tuple(f"{n:02d}" for n in range(1, 12))),
+                        "recurringExpiry": Field(pattern=r"[0-9]{4}(1[0-2]|0[1-9])(3[01]|0[1-9]|[12][0-9])"),
+                        "recurringFrequency": Field("integer"),
                     }
                 ),
                 "Secure3D10AuthenticationRequest": Obj({"termURL": Field(max_length=2048)}),
@@ -100,16 +105,18 @@ TOKEN_METHOD = obj(
     },
     required=True,
 )
-CARD_PRIMARY = Obj({**PRIMARY_COMMON, "paymentMethod": CARD_METHOD, "createToken": CREATE_TOKEN})
-TOKEN_PRIMARY = Obj({**PRIMARY_COMMON, "paymentMethod": TOKEN_METHOD})
+CARD_SALE = Obj({**PRIMARY_COMMON, "paymentMethod": CARD_METHOD, "createToken": CREATE_TOKEN})
+TOKEN_SALE = Obj({**PRIMARY_COMMON, "paymentMethod": TOKEN_METHOD})
+# A pre-authorization may also lower an earlier one (decrementalFlag); Pagoflex never sets it.
+DECREMENTAL = {"decrementalFlag": Field("boolean")}
 PRIMARY_TRANSACTION = Obj(
     one_of=(
         "requestType",
         {
-            "PaymentCardSaleTransaction": CARD_PRIMARY,
-            "PaymentCardPreAuthTransaction": CARD_PRIMARY,
-            "PaymentTokenSaleTransaction": TOKEN_PRIMARY,
-            "PaymentTokenPreAuthTransaction": TOKEN_PRIMARY,
+            "PaymentCardSaleTransaction": CARD_SALE,
+            "PaymentCardPreAuthTransaction": Obj({**CARD_SALE.fields, **DECREMENTAL}),
+            "PaymentTokenSaleTransaction": TOKEN_SALE,
+            "PaymentTokenPreAuthTransaction": Obj({**TOKEN_SALE.fields, **DECREMENTAL}),
         },
     )
 )
