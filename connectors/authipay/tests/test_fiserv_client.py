@@ -122,11 +122,13 @@ def test_preauth_postauth_return_and_void_deserialize(client):
     held = client.primary(sale("PaymentCardPreAuthTransaction"))
     assert held.transaction_state == "AUTHORIZED"
     captured = client.secondary(
-        held.ipg_transaction_id, models.PostAuthTransaction(request_type="PostAuthTransaction", transaction_amount=amount(10))
+        held.ipg_transaction_id,
+        models.PostAuthTransaction(request_type="PostAuthTransaction", transaction_amount=amount(10)),
     )
     assert (captured.transaction_type, captured.transaction_state) == ("POSTAUTH", "CAPTURED")
     returned = client.secondary(
-        held.ipg_transaction_id, models.ReturnTransaction(request_type="ReturnTransaction", transaction_amount=amount(4))
+        held.ipg_transaction_id,
+        models.ReturnTransaction(request_type="ReturnTransaction", transaction_amount=amount(4)),
     )
     assert (returned.transaction_type, returned.transaction_state) == ("RETURN", "CAPTURED")
     other = client.primary(sale("PaymentCardPreAuthTransaction"))
@@ -141,7 +143,9 @@ def test_a_3ds_challenge_answer_deserializes_with_the_published_version(client):
     answer = client.primary(sale(number="4000000000003220", authentication_request=challenge))
     assert (answer.transaction_status, answer.authentication_response.version) == ("WAITING", "2.1")
     params = answer.authentication_response.params
-    assert params.acs_url.endswith("/acs/challenge") and params.c_req and params.term_url == "https://shop.example/return"
+    assert (
+        params.acs_url.endswith("/acs/challenge") and params.c_req and params.term_url == "https://shop.example/return"
+    )
 
 
 def test_tokenization_and_card_verification_deserialize(client):
