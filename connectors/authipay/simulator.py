@@ -294,12 +294,11 @@ class AuthipaySimulator(SimulatorApp):
         if tx.status != "WAITING":
             return transaction_body(tx, call.client_request_id)  # finished already: say how it ended
         payload = call.payload
-        expected = "Secure3D21AuthenticationUpdateRequest" if tx.three_ds["version"] == "2.1" else (
-            "Secure3D10AuthenticationUpdateRequest"
-        )
+        # 3DS 2.x: the CRes in acsResponse.cRes; 3DS 1.0: the PaRes in payerAuthenticationResponse.
+        expected = AUTHENTICATION_UPDATE_TYPES[tx.three_ds["version"]]
         if payload.get("authenticationType") != expected:
             raise Reject(400, "invalid_request", "Invalid request", f"authenticationType: must be {expected}")
-        if expected.startswith("Secure3D21"):
+        if tx.three_ds["version"] == "2.1":
             answer = (payload.get("acsResponse") or {}).get("cRes")
         else:
             answer = payload.get("payerAuthenticationResponse")
@@ -439,6 +438,12 @@ class AuthipaySimulator(SimulatorApp):
         return tx
 
 
+# The authentication update request that finishes each 3-D Secure version.
+AUTHENTICATION_UPDATE_TYPES = {
+    "2.1": "Secure3D21AuthenticationUpdateRequest",
+    "1.0": "Secure3D10AuthenticationUpdateRequest",
+}
+
 # ResponseType of an error answer, by HTTP status.
 RESPONSE_TYPES = {
     400: "BadRequest",
@@ -456,7 +461,7 @@ RESPONSE_TYPES = {
 def error_detail(detail: str) -> dict:
     """One ErrorDetails object: "paymentCard.number: not valid" names its field; other text does not."""
     name, sep, message = detail.partition(": ")
-    if sep and name and " " not in name.replace("header ", "", 1):
+    if sep and name and " " not in name:
         return {"field": name, "message": message}
     return {"message": detail}
 
