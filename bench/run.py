@@ -79,14 +79,16 @@ def recreate_database(url: str) -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
 
 
-def load(base_url: str, requests_: list[dict], *, concurrency: int, max_seconds: float) -> dict:
-    """Run a plan in the load-generator process; returns its result."""
+def load(base_url: str, requests_: list[dict], *, concurrency: int, max_seconds: float,
+         rate: float | None = None) -> dict:
+    """Run a plan in the load-generator process (open loop at ``rate`` per second if given)."""
     with tempfile.TemporaryDirectory() as folder:
         plan, result = Path(folder) / "plan.json", Path(folder) / "result.json"
         plan.write_text(json.dumps({"base_url": base_url, "requests": requests_}))
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-m", "bench.load", str(plan), str(result), "--concurrency", str(concurrency),
-                        "--max-seconds", str(max_seconds)], cwd=ROOT, check=True, timeout=max_seconds + 180)
+                        "--max-seconds", str(max_seconds), *(["--rate", str(rate)] if rate else [])],
+                       cwd=ROOT, check=True, timeout=max_seconds + 180)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         outcome = json.loads(result.read_text())
         outcome["generator_cpu_seconds"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
