@@ -16,8 +16,9 @@ bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # One process per core, plus one so a core never idles while a process collects garbage.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
 worker_class = "gthread"
-# Requests in flight per process. 3 x 48 serve 144 payments waiting on banks at once.
-threads = int(os.environ.get("GUNICORN_THREADS", "48"))
+# Requests in flight per process: 3 x 100 serve 300 payments waiting on banks at once, enough for
+# 5 % of 100 payments/s hanging to a 30 s read timeout (docs/deployment.md: the thread budget).
+threads = int(os.environ.get("GUNICORN_THREADS", "100"))
 # Database connections per process: workers x this is what PostgreSQL sees (3 x 6 = 18).
 os.environ.setdefault("DATABASE_POOL_MAX_SIZE", os.environ.get("GUNICORN_DB_POOL_SIZE", "6"))
 os.environ.setdefault("DATABASE_POOL_MIN_SIZE", "2")
@@ -64,3 +65,20 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+# gunicorn drains at most this much of a body the application did not read (a request refused
+# before its body was read: 401, 413) before it reuses the connection; past it, it resets the
+# connection, after having answered "Connection: keep-alive", and the client's next request on
+# it fails. Such requests are answered "Connection: close" instead: the truth, at the cost of one
+# new connection after a large body.
+DRAINABLE_BODY_BYTES = 64 * 1024
+
+
+def pre_request(worker, req):
+    headers = dict(req.headers)
+    try:
+        length = int(headers.get("CONTENT-LENGTH", "0") or 0)
+    except ValueError:
+        length = DRAINABLE_BODY_BYTES + 1
+    if length > DRAINABLE_BODY_BYTES or "chunked" in headers.get("TRANSFER-ENCODING", "").lower():
+        req.headers.append(("CONNECTION", "close"))
