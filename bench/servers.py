@@ -131,13 +131,16 @@ PRODUCTION_CONFIG = ROOT / "pagoflex" / "gunicorn.conf.py"
 
 
 def gunicorn_production(*, database: str, port: int | None = None, extra_env: dict | None = None,
-                        log_path: Path | None = None) -> ProcessServer:
+                        log_path: Path | None = None, worker_class: str | None = None) -> ProcessServer:
     """Pagoflex under the production server configuration (pagoflex/gunicorn.conf.py), as is:
-    only the address is set here (and the database, which the environment names)."""
+    only the address is set here (and the database, which the environment names).
+    ``worker_class="gevent"`` swaps the threads for greenlets (the benchmark's other candidate)."""
     port = port or free_port()
     env = {**os.environ, "DATABASE_URL": database, "DJANGO_SETTINGS_MODULE": "pagoflex.settings",
            "PAGOFLEX_PUBLIC_URL": f"http://127.0.0.1:{port}", **(extra_env or {})}
     args = [str(BIN / "gunicorn"), "-c", str(PRODUCTION_CONFIG), "--bind", f"127.0.0.1:{port}"]
+    if worker_class:
+        args += ["--worker-class", worker_class, "--worker-connections", "1000"]
     return ProcessServer(args, env, f"http://127.0.0.1:{port}", "/healthz", log_path)
 
 

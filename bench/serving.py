@@ -5,7 +5,9 @@ Two servers run side by side on one database, so every comparison is made in one
 
 - ``sync x3``: today's three sync gunicorn workers, each holding a persistent connection;
 - ``production``: ``pagoflex/gunicorn.conf.py`` as shipped (gthread workers, a bounded pool of
-  database connections per process, the connection given back around every bank call).
+  database connections per process, the connection given back around every bank call);
+- ``gevent``, when gevent is installed: the same configuration with cooperative greenlets instead
+  of threads (the other candidate, docs/architecture.md).
 
 Banks, each the sandbox simulator in its own process: one that answers at once, one that answers
 after a fixed 300 ms, and one whose answers follow a long tail (p50 250 ms, p99 2 s) and hang
@@ -17,6 +19,7 @@ processes and the peak number of PostgreSQL connections it held, sampled every 0
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import threading
@@ -129,9 +132,17 @@ def run_serving(args, *, env: dict, database_url: str, stamp: str, logs: Path, l
                              extra_env=server_env, log_path=logs / f"sync3-{stamp}.log")
     production = servers.gunicorn_production(database=f"{database_url}?application_name=bench-production",
                                              extra_env=server_env, log_path=logs / f"production-{stamp}.log")
+    # The third candidate, cooperative workers: the same configuration with gevent's greenlets in
+    # place of threads (psycopg cooperates with gevent from 3.1.14). Measured when gevent is
+    # installed (``pip install gevent``); not a dependency of the product.
+    gevent = None
+    if importlib.util.find_spec("gevent") is not None:
+        gevent = servers.gunicorn_production(database=f"{database_url}?application_name=bench-gevent",
+                                             extra_env={**server_env, "GUNICORN_PRELOAD": "false"}, log_path=logs / f"gevent-{stamp}.log",
+                                             worker_class="gevent")
     started = []
     try:
-        for server in [*banks.values(), sync3, production]:
+        for server in [*banks.values(), sync3, production, *([gevent] if gevent else [])]:
             started.append(server.start(timeout=60))
         keys = {}
         for name, bank in banks.items():
@@ -141,14 +152,14 @@ def run_serving(args, *, env: dict, database_url: str, stamp: str, logs: Path, l
                                        base_url_override=bank.base_url)
             account.set_credentials({"api_key": bank_key, "webhook_secret": bank_secret})
             account.save()
-        return _scenarios(args, keys, sync3, production, database_url, load, summarize, payment_request,
+        return _scenarios(args, keys, sync3, production, gevent, database_url, load, summarize, payment_request,
                           bank_time_by_object, read_timeout)
     finally:
         for server in reversed(started):
             server.stop()
 
 
-def _scenarios(args, keys, sync3, production, database_url, load, summarize, payment_request,
+def _scenarios(args, keys, sync3, production, gevent, database_url, load, summarize, payment_request,
                bank_time_by_object, read_timeout) -> dict:
     rows: list[dict] = []
     limit = args.max_seconds
@@ -189,6 +200,9 @@ def _scenarios(args, keys, sync3, production, database_url, load, summarize, pay
     base = scenario("no latency, production", production, "bench-production", "none")
     fixed = scenario("300 ms bank, production", production, "bench-production", "fixed")
     fixed_sync = scenario("300 ms bank, sync x3", sync3, "bench-sync3", "fixed", count=min(n, 400))
+    if gevent is not None:
+        scenario("no latency, gevent", gevent, "bench-gevent", "none")
+        scenario("300 ms bank, gevent", gevent, "bench-gevent", "fixed")
     paced = scenario(f"300 ms bank, production, open loop at 70 % of {base['rps']:.0f}/s", production,
                      "bench-production", "fixed", rate=0.7 * base["rps"], concurrency=2 * CLIENTS)
     bank_ms = bank_time_by_object("authorize", paced["_ids"])

@@ -39,8 +39,9 @@ max_requests_jitter = max_requests // 10
 # bounded by Django (DATA_UPLOAD_MAX_MEMORY_SIZE, 256 KiB).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # The application is imported once in the master and shared copy-on-write by the workers. No
-# database connection is opened at import, so none is shared across the fork.
-preload_app = True
+# database connection is opened at import, so none is shared across the fork. (Off for gevent
+# workers, which must patch the standard library before Django is imported.)
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() == "true"
 # Behind a TLS-terminating proxy: trust its X-Forwarded-* headers (docs/deployment.md).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # the API logs each request itself, in JSON
