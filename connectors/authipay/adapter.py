@@ -35,7 +35,7 @@ from connectors.errors import (
     ConnectorUnknownOutcome,
 )
 from connectors.registry import register
-from payments.statuses import AttemptStatus, RefundStatus
+from connectors.statuses import AttemptStatus, RefundStatus
 
 SANDBOX_URL = "https://prod.emea.api.fiservapps.com/sandbox/ipp/payments-gateway/v2"
 PRODUCTION_URL = "https://prod.emea.api.fiservapps.com/ipp/payments-gateway/v2"

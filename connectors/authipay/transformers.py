@@ -12,7 +12,7 @@ from decimal import Decimal
 from connectors import amounts
 from connectors.base import Card, NextAction, PaymentData, RefundData
 from connectors.errors import ConnectorBadRequest, ConnectorUnknownOutcome
-from payments.statuses import AttemptStatus, RefundStatus
+from connectors.statuses import AttemptStatus, RefundStatus
 
 A, R = AttemptStatus, RefundStatus
 

@@ -1,21 +1,21 @@
 """The bridge from the services to the connectors: what a flow is given, and its call log.
 
-Services call ``run_flow`` outside any database transaction; it builds the adapter from the
-account, runs the flow and writes every HTTP exchange to ``ConnectorCall`` whatever happened.
+Services call ``run_flow`` outside any database transaction; it runs the flow and writes every
+HTTP exchange to ``ConnectorCall`` whatever happened. The call log is the connector layer's own
+record, so ``run_flow`` and ``record_calls`` live in ``connectors/calls.py``; they are
+re-exported here for the services.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django.conf import settings
-from django.db import connection
 from django.urls import reverse
 
-from connectors.base import Card, Customer, Flow, PaymentData, RefundData, Upi
-from connectors.models import ConnectorCall
-from observability.metrics import observe_connector_call
-from observability.request_ids import current_request_id
+from connectors.base import Card, Customer, PaymentData, RefundData, Upi
+from connectors.calls import record_calls, run_flow
+
+__all__ = ["account_webhook_url", "payment_data_for", "payment_return_url", "record_calls", "refund_data_for",
+           "run_flow"]
 
 
 def payment_return_url(payment) -> str:
@@ -23,7 +23,7 @@ def payment_return_url(payment) -> str:
 
 
 def account_webhook_url(account) -> str:
-    return settings.PAGOFLEX_PUBLIC_URL + account.webhook_path
+    return account.webhook_url
 
 
 def payment_data_for(payment, attempt, *, card: Card | None = None, upi: Upi | None = None,
@@ -69,51 +69,3 @@ def refund_data_for(refund) -> RefundData:
         connector_metadata={**(attempt.connector_metadata or {}), **(refund.connector_metadata or {})},
         webhook_url=account_webhook_url(attempt.connector_account),
     )
-
-
-def run_flow(connector, flow: Flow, data, *, account, payment=None, attempt=None, refund=None):
-    """Run one flow; the call log is written even when the flow raises.
-
-    The database connection goes back to the pool for the bank's time (see
-    ``release_database_connection``): the services run flows outside any transaction, so nothing
-    is held across the call."""
-    already_logged = len(connector.calls)
-    release_database_connection()
-    try:
-        return connector.call(flow, data)
-    finally:
-        record_calls(connector.calls[already_logged:], account=account, payment=payment, attempt=attempt,
-                     refund=refund)
-
-
-def release_database_connection() -> None:
-    """Give this thread's database connection back to the pool before waiting on a bank.
-
-    A bank answers in hundreds of milliseconds, a hung one after the read timeout; a thread that
-    kept its connection meanwhile would make the database's connection limit, not the CPU, set
-    how many payments are in flight. Only with a pool (``DATABASE_POOL_MAX_SIZE``): without one,
-    the next statement would open a new connection. Never inside a transaction: the services'
-    row locks and the attempt committed before the call must stay exactly as they are.
-    """
-    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
-        connection.close()
-
-
-def record_calls(records, *, account, payment=None, attempt=None, refund=None) -> None:
-    """Write the call log (and count each call in the connector metrics), under the id of the
-    request or task that made the calls."""
-    request_id = current_request_id()
-    for record in records:
-        observe_connector_call(connector=account.connector, flow=record.flow, status_code=record.status_code,
-                               error=record.error, latency_ms=record.latency_ms)
-    ConnectorCall.objects.bulk_create([
-        ConnectorCall(
-            connector_account=account, payment=payment, attempt=attempt, refund=refund, flow=record.flow,
-            method=record.method, url=record.url, request_headers=record.request_headers,
-            request_body=record.request_body, status_code=record.status_code,
-            response_headers=record.response_headers, response_body=record.response_body,
-            latency_ms=record.latency_ms, error=record.error[:1000], request_id=request_id,
-            created_at=datetime.fromtimestamp(record.started_at, tz=UTC),
-        )
-        for record in records
-    ])
