@@ -106,6 +106,9 @@ class ConnectorCall(models.Model):
     response_body = models.TextField(blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=1000, blank=True)
+    # The API request (or task, ``task_<id>``) that made the call: the same id as in its log
+    # lines and its ``Request-Id`` answer header (observability/request_ids.py).
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

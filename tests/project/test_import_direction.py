@@ -3,7 +3,8 @@
     pagoflex (settings, urls, celery)  knows everyone; no app imports it
     webhooks                           -> payments, connectors
     payments                           -> connectors
-    connectors                         -> nothing of ours
+    connectors                         -> observability
+    observability                      -> nothing of ours (request ids, logs, metrics)
 
 Every import counts, at the top of a module or inside a function (a lazy import is still a
 dependency). Declared exceptions, explained in docs/architecture.md:
@@ -24,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Lower number, lower layer: an app may import its own layer and the ones below.
-LAYERS = {"connectors": 0, "payments": 1, "webhooks": 2, "pagoflex": 3}
+LAYERS = {"observability": -1, "connectors": 0, "payments": 1, "webhooks": 2, "pagoflex": 3}
 # The test support package every layer's tests use; it may import the whole platform.
 TEST_SUPPORT = "connectors.testing"
 # (app_label.Model, field) -> why a lower app's model points up at a higher app's model.
