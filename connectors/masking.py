@@ -15,6 +15,7 @@ The rules, applied to URLs, headers and bodies alike:
   declared fields (a token echoed in a message is masked too).
 """
 
+import importlib
 import logging
 import re
 
@@ -184,5 +185,14 @@ class MaskingFormatter(logging.Formatter):
     digits, and declared secret fields are masked. The record itself is left as it is, so the
     test suite's secrets scan still sees, and fails on, code that logs card data."""
 
+    def __init__(self, *args, wrapped: str = "", wrapped_options: dict | None = None, **kwargs):
+        """``wrapped``: the dotted path of another formatter (a JSON one) whose output is masked."""
+        super().__init__(*args, **kwargs)
+        self.wrapped = None
+        if wrapped:
+            module, _, name = wrapped.rpartition(".")
+            self.wrapped = getattr(importlib.import_module(module), name)(**(wrapped_options or {}))
+
     def format(self, record: logging.LogRecord) -> str:
-        return mask_declared_fields(_mask_pans(super().format(record)))
+        text = self.wrapped.format(record) if self.wrapped is not None else super().format(record)
+        return mask_declared_fields(_mask_pans(text))

@@ -19,7 +19,7 @@ from connectors import registry
 from connectors.base import Card, Connector, CredentialField, Flow, PaymentData
 from connectors.http import HttpExecutor
 from connectors.masking import MASK, MaskingFormatter, mask_declared_fields, mask_text
-from payments.admin_timeline import pretty_body
+from payments.admin.timeline import pretty_body
 
 PAN = "4111111111111111"
 CVC = "737"
@@ -137,13 +137,16 @@ def test_connector_call_sets_the_flow_secrets_and_clears_them(echo_bank):
 
 def test_log_lines_are_masked_by_every_configured_handler():
     formatters = settings.LOGGING["formatters"]
-    handlers = settings.LOGGING["handlers"]
-    assert handlers and all(formatters[handler["formatter"]].get("()") == "connectors.masking.MaskingFormatter"
-                            for handler in handlers.values())
+    assert {"plain", "json"} <= set(formatters)  # every LOG_FORMAT a handler may use
+    assert all(formatter.get("()") == "connectors.masking.MaskingFormatter" for formatter in formatters.values())
+    json_lines = MaskingFormatter(**{k: v for k, v in formatters["json"].items() if k != "()"})
     record = logging.LogRecord("bank", logging.WARNING, __file__, 1, "bank said %s for card %s: %s", None, None)
     record.args = ("declined", PAN, json.dumps({"paymentToken": {"value": TOKEN}}))
     line = MaskingFormatter("%(levelname)s %(message)s").format(record)
     assert PAN not in line and TOKEN not in line and "1111" in line and line.startswith("WARNING bank said")
+    record.request_id = "req_1"
+    as_json = json.loads(json_lines.format(record))
+    assert PAN not in as_json["message"] and "1111" in as_json["message"] and as_json["level"] == "WARNING"
 
 
 @pytest.mark.plants_secrets  # a row as an older version logged it, card number included

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0006_merchant_has_webhook_endpoints'),
+        ('payments', '0007_merchant_event_moves_to_payments'),
     ]
 
     operations = [
