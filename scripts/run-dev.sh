@@ -41,7 +41,20 @@ export BANCOX_SECRET="${BANCOX_SECRET:-bx_test_secret}"
 export BANCOX_WEBHOOK_SECRET="${BANCOX_WEBHOOK_SECRET:-bx_test_webhook_secret}"
 mkdir -p var var/celery/queue var/celery/control
 
-# Migrations, the system checks and the demo data in one process (runserver then skips the checks).
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+# What needs no account starts now, beside setup_demo: the server (it touches the database only
+# when asked, by then migrated) and the two simulators that are not told an account's URL.
+$PY manage.py runserver "127.0.0.1:${PORT}" --noreload --skip-checks &
+pids+=($!)
+$PY -m connectors.sandbox.simulator --host 127.0.0.1 --port "$SANDBOX_PORT" > var/sandbox.log 2>&1 &
+pids+=($!)
+$PY -m connectors.authipay.simulator --host 127.0.0.1 --port "$AUTHIPAY_PORT" > var/authipay.log 2>&1 &
+pids+=($!)
+
+# Migrations, the system checks (runserver skips them) and the demo data, in one process.
 SETUP=$($PY manage.py setup_demo --migrate --sandbox-url "http://127.0.0.1:${SANDBOX_PORT}" \
     --paytm-url "http://127.0.0.1:${PAYTM_PORT}" --authipay-url "http://127.0.0.1:${AUTHIPAY_PORT}" \
     --bancox-url "http://127.0.0.1:${BANCOX_PORT}")
@@ -50,19 +63,9 @@ API_KEY=$(echo "$SETUP" | awk '/^api key/ {print $3}')
 PAYTM_WEBHOOK_URL=$(echo "$SETUP" | awk '$1 == "paytm" {print $NF}')
 BANCOX_ACCOUNT_ID=$(echo "$SETUP" | awk '$1 == "banco_x" {print $2}')
 
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT INT TERM
-
-$PY manage.py runserver "127.0.0.1:${PORT}" --noreload --skip-checks &
-pids+=($!)
-$PY -m connectors.sandbox.simulator --host 127.0.0.1 --port "$SANDBOX_PORT" > var/sandbox.log 2>&1 &
-pids+=($!)
 # Paytm notifies one URL per merchant (set in its dashboard): the demo Paytm account's webhook URL.
 $PY -m connectors.paytm.simulator --host 127.0.0.1 --port "$PAYTM_PORT" \
     --notification-url "$PAYTM_WEBHOOK_URL" > var/paytm.log 2>&1 &
-pids+=($!)
-$PY -m connectors.authipay.simulator --host 127.0.0.1 --port "$AUTHIPAY_PORT" > var/authipay.log 2>&1 &
 pids+=($!)
 # Banco X posts each webhook to the callback_url of its payment (the account's webhook URL) and
 # names the account in X-BancoX-Account, so the shared /webhooks/bancox finds it too.
@@ -70,13 +73,14 @@ $PY -m connectors.banco_x.simulator --host 127.0.0.1 --port "$BANCOX_PORT" --acc
     --webhook-delay "$BANCOX_WEBHOOK_DELAY" > var/bancox.log 2>&1 &
 pids+=($!)
 
-# True when the HTTP server on port $1 answers GET $2 (any status: it is up and routing).
+# True when the HTTP server on port $1 answers GET $2 (any status: it is up and routing;
+# Pagoflex's /admin/ redirects to the login page, which loads the URLs without a log line).
 answers() {
     ( exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3 \
         && read -r -t 10 status <&3 && [[ "$status" == HTTP/* ]] ) 2>/dev/null
 }
 # Wait until every server answers; stop with the logs if one of them died.
-for probe in "$PORT /v1/payments" "$SANDBOX_PORT /" "$PAYTM_PORT /" "$AUTHIPAY_PORT /" "$BANCOX_PORT /"; do
+for probe in "$PORT /admin/" "$SANDBOX_PORT /" "$PAYTM_PORT /" "$AUTHIPAY_PORT /" "$BANCOX_PORT /"; do
     until answers $probe; do
         for pid in "${pids[@]}"; do
             if ! kill -0 "$pid" 2>/dev/null; then
