@@ -45,16 +45,17 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-# What needs no account starts now, beside setup_demo: the server (it touches the database only
-# when asked, by then migrated) and the two simulators that are not told an account's URL.
-$PY manage.py runserver "127.0.0.1:${PORT}" --noreload --skip-checks &
+# What needs no account starts now, beside setup_demo: the server (it runs the system checks,
+# then touches the database only when asked, by then migrated) and the two simulators that are
+# not told an account's URL.
+$PY manage.py runserver "127.0.0.1:${PORT}" --noreload &
 pids+=($!)
 $PY -m connectors.sandbox.simulator --host 127.0.0.1 --port "$SANDBOX_PORT" > var/sandbox.log 2>&1 &
 pids+=($!)
 $PY -m connectors.authipay.simulator --host 127.0.0.1 --port "$AUTHIPAY_PORT" > var/authipay.log 2>&1 &
 pids+=($!)
 
-# Migrations, the system checks (runserver skips them) and the demo data, in one process.
+# The migrations and the demo data, in one process.
 SETUP=$($PY manage.py setup_demo --migrate --sandbox-url "http://127.0.0.1:${SANDBOX_PORT}" \
     --paytm-url "http://127.0.0.1:${PAYTM_PORT}" --authipay-url "http://127.0.0.1:${AUTHIPAY_PORT}" \
     --bancox-url "http://127.0.0.1:${BANCOX_PORT}")
