@@ -4,7 +4,7 @@ simulator, a routing configuration that sends each demo payment to its connector
     python manage.py setup_demo [--migrate] [--sandbox-url URL] [--paytm-url URL] [--authipay-url URL]
         [--bancox-url URL]
 
-``--migrate`` applies migrations first, in the same process (``make run`` starts a second faster).
+``--migrate`` applies migrations first, in the same process (one Django start-up fewer for ``make run``).
 
 Each account's base URL is the simulator's URL given here (``scripts/run-dev.sh`` passes the ports
 it starts them on), and its credentials are the ones the simulators are started with: the
@@ -46,7 +46,7 @@ class DemoAccount:
 
     connector: str
     label: str
-    url_option: str  # the command's option, e.g. --sandbox-url
+    url_option: str  # "sandbox_url": the option --sandbox-url, defaulting to $SANDBOX_URL
     default_port: int
     # credential field -> (environment variable, default); the simulator reads the same variable.
     credentials: dict[str, tuple[str, str]]
