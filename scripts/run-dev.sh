@@ -74,14 +74,14 @@ $PY -m connectors.banco_x.simulator --host 127.0.0.1 --port "$BANCOX_PORT" --acc
     --webhook-delay "$BANCOX_WEBHOOK_DELAY" > var/bancox.log 2>&1 &
 pids+=($!)
 
-# True when the HTTP server on port $1 answers GET $2 (any status: it is up and routing;
-# Pagoflex's /admin/ redirects to the login page, which loads the URLs without a log line).
+# True when the HTTP server on port $1 answers GET $2 (any status: it is up; Pagoflex answers
+# /healthz once runserver has run its checks and serves).
 answers() {
     ( exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3 \
         && read -r -t 10 status <&3 && [[ "$status" == HTTP/* ]] ) 2>/dev/null
 }
 # Wait until every server answers; stop with the logs if one of them died.
-for probe in "$PORT /admin/" "$SANDBOX_PORT /" "$PAYTM_PORT /" "$AUTHIPAY_PORT /" "$BANCOX_PORT /"; do
+for probe in "$PORT /healthz" "$SANDBOX_PORT /" "$PAYTM_PORT /" "$AUTHIPAY_PORT /" "$BANCOX_PORT /"; do
     until answers $probe; do
         for pid in "${pids[@]}"; do
             if ! kill -0 "$pid" 2>/dev/null; then
