@@ -45,11 +45,7 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-# What needs no account starts now, beside setup_demo: the server (it runs the system checks,
-# then touches the database only when asked, by then migrated) and the two simulators that are
-# not told an account's URL.
-$PY manage.py runserver "127.0.0.1:${PORT}" --noreload &
-pids+=($!)
+# The two simulators that are not told an account's URL start now, beside setup_demo.
 $PY -m connectors.sandbox.simulator --host 127.0.0.1 --port "$SANDBOX_PORT" > var/sandbox.log 2>&1 &
 pids+=($!)
 $PY -m connectors.authipay.simulator --host 127.0.0.1 --port "$AUTHIPAY_PORT" > var/authipay.log 2>&1 &
@@ -64,6 +60,10 @@ API_KEY=$(echo "$SETUP" | awk '/^api key/ {print $3}')
 PAYTM_WEBHOOK_URL=$(echo "$SETUP" | awk '$1 == "paytm" {print $NF}')
 BANCOX_ACCOUNT_ID=$(echo "$SETUP" | awk '$1 == "banco_x" {print $2}')
 
+# The server starts once the database is migrated: its own migration check must not read the
+# SQLite file while migrate writes it. It runs the system checks (setup_demo does not).
+$PY manage.py runserver "127.0.0.1:${PORT}" --noreload &
+pids+=($!)
 # Paytm notifies one URL per merchant (set in its dashboard): the demo Paytm account's webhook URL.
 $PY -m connectors.paytm.simulator --host 127.0.0.1 --port "$PAYTM_PORT" \
     --notification-url "$PAYTM_WEBHOOK_URL" > var/paytm.log 2>&1 &

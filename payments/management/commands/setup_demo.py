@@ -98,7 +98,7 @@ def demo_routing(accounts: dict[str, ConnectorAccount]) -> dict:
 
 class Command(BaseCommand):
     # No system checks here: they load every URL and view, which this command never uses, and
-    # make run's runserver (started beside it) runs them anyway.
+    # make run's runserver (started after it) runs them anyway.
     requires_system_checks = []
     help = ("Create the demo admin, merchant, one connector account per bundled simulator and a routing "
             "configuration; print the accounts' webhook URLs and a new API key.")
