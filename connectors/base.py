@@ -33,7 +33,7 @@ from connectors.errors import (
     IntegrityMismatch,
 )
 from connectors.http import HttpResponse, default_executor
-from connectors.masking import luhn_valid, mask_card_number
+from connectors.masking import declare_secret_fields, luhn_valid, mask_card_number
 from connectors.statuses import AttemptStatus, RefundStatus
 
 
@@ -273,6 +273,14 @@ class IncomingWebhook:
     raw_status: str = ""
 
 
+def data_secret_values(data) -> list[str]:
+    """The secrets a flow's data carries: the card number and CVC, a saved card's gateway token."""
+    card = getattr(data, "card", None)
+    values = [card.number, card.cvc] if card is not None else []
+    values.append(getattr(data, "payment_token", ""))
+    return [str(value) for value in values if value]
+
+
 # ---------------------------------------------------------------------------------------------
 # The connector base class
 # ---------------------------------------------------------------------------------------------
@@ -291,6 +299,11 @@ class Connector:
     default_base_url: ClassVar[str] = ""
     content_type: ClassVar[str] = "application/json"
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    # Dotted paths of the bank's JSON fields that hold a secret other than a credential or the
+    # card number and CVC (which every connector's logs mask by name and value): a gateway token
+    # that can charge the card again, a one-time password. Masked in every call log, admin page
+    # and log line (connectors/masking.py).
+    secret_fields: ClassVar[tuple[str, ...]] = ()
     payment_method_types: ClassVar[frozenset[str]] = frozenset({"card"})
     currencies: ClassVar[frozenset[str] | None] = None  # None: every currency Pagoflex knows
     supports_manual_capture: ClassVar[bool] = True
@@ -306,11 +319,18 @@ class Connector:
     # read by the capability table in docs/connectors.md.
     supports_three_ds: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        declare_secret_fields(cls.secret_fields)
+
     def __init__(self, credentials: dict, base_url: str = "", http=None):
         self.credentials = dict(credentials)
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.http = http or default_executor()
         self.calls: list = []  # ConnectorCallRecord of every HTTP exchange, for the call log
+        # The secrets of the flow being run (its card number, CVC, payment token), masked in its
+        # call log wherever they appear, whatever the bank names their fields.
+        self.flow_secrets: list[str] = []
 
     # -- capabilities --------------------------------------------------------------------------
 
@@ -356,7 +376,7 @@ class Connector:
     def secret_values(self) -> list[str]:
         """Credential values to mask wherever they might appear."""
         secret_names = {f.name for f in self.credential_fields if f.secret}
-        return [str(v) for k, v in self.credentials.items() if k in secret_names and v]
+        return [str(v) for k, v in self.credentials.items() if k in secret_names and v] + self.flow_secrets
 
     # -- the three steps -----------------------------------------------------------------------
 
@@ -380,9 +400,13 @@ class Connector:
     def call(self, flow: Flow, data) -> ConnectorResponse:
         """Build, send and interpret one flow, then check the answer's integrity."""
         flow = Flow(flow)
-        request = self.build_request(flow, data)
-        response = self.execute_request(request, flow)
-        result = self.handle_response(flow, data, response)
+        self.flow_secrets = data_secret_values(data)
+        try:
+            request = self.build_request(flow, data)
+            response = self.execute_request(request, flow)
+            result = self.handle_response(flow, data, response)
+        finally:
+            self.flow_secrets = []
         if flow in _INTEGRITY_FLOWS:
             self.check_integrity(flow, data, result)
         return result

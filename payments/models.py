@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from connectors.ids import id_factory
 from connectors.modes import Mode
+from payments.return_urls import validate_allow_list
 from payments.state_machine import check_transition
 from payments.statuses import (
     AttemptStatus,
@@ -31,6 +32,12 @@ class Merchant(models.Model):
     # Whether any webhook endpoint of the merchant exists, kept by webhooks/signals.py: a state
     # change of a merchant without one skips looking for endpoints to deliver its events to.
     has_webhook_endpoints = models.BooleanField(default=False, editable=False)
+    # Where a payment's return_url may send the customer (payments/return_urls.py); empty: anywhere.
+    return_url_hosts = models.JSONField(
+        default=list, blank=True, validators=[validate_allow_list],
+        help_text='Hosts a payment\'s return_url may point to: ["shop.example", "*.shop.example", '
+                  '"http://localhost:3000"]. https only, except an origin written with http://. '
+                  "Empty: any http(s) URL (not recommended).")
 
     class Meta:
         ordering = ["name"]

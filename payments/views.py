@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from connectors.errors import ConnectorError
 from payments.models import PaymentOperation
+from payments.return_urls import return_url_allowed
 from payments.services import sync_attempt
 from payments.state_machine import UNSETTLED_ATTEMPT_STATUSES
 
@@ -30,7 +31,8 @@ def payment_return(request, payment_id):
         except ConnectorError:
             pass  # the payment stays as it is; the sync sweep will ask again
         payment.refresh_from_db()
-    if payment.return_url:
+    # The allow-list is checked again here: a host removed from it stops redirects at once.
+    if payment.return_url and return_url_allowed(payment.return_url, payment.merchant.return_url_hosts or []):
         return HttpResponseRedirect(_with_query(payment.return_url, payment_id=payment.public_id,
                                                 status=payment.status))
     return render(request, "payments/return.html", {"payment": payment})
