@@ -26,6 +26,14 @@ class Mode(models.TextChoices):
     LIVE = "live"
 
 
+class LateSuccessPolicy(models.TextChoices):
+    """What Pagoflex does when a bank reports success after the payment had ended (expired,
+    abandoned, failed): the merchant always hears of it (``payment.late_success``)."""
+
+    NOTIFY = "notify", "notify: the merchant decides (refund or void it through the API)"
+    RETURN = "return", "return: Pagoflex refunds it (or voids an authorization) at once"
+
+
 class Merchant(models.Model):
     public_id = models.CharField(max_length=40, unique=True, default=id_factory("mer"), editable=False)
     name = models.CharField(max_length=200)
@@ -35,6 +43,8 @@ class Merchant(models.Model):
     # Whether any webhook endpoint of the merchant exists, kept by webhooks/signals.py: a state
     # change of a merchant without one skips looking for endpoints to deliver its events to.
     has_webhook_endpoints = models.BooleanField(default=False, editable=False)
+    late_success_policy = models.CharField(max_length=8, choices=LateSuccessPolicy.choices,
+                                           default=LateSuccessPolicy.NOTIFY)
 
     class Meta:
         ordering = ["name"]
@@ -128,6 +138,9 @@ class PaymentOperation(models.Model):
     error_message = models.CharField(max_length=1000, blank=True)
     next_action = models.JSONField(null=True, blank=True)
     integrity_mismatch = models.BooleanField(default=False, db_index=True)
+    # The bank reported success after the payment had ended failed or cancelled: the status stays
+    # terminal, the amounts follow the bank, and the money can be refunded (docs/back-office.md).
+    late_success = models.BooleanField(default=False, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -177,6 +190,8 @@ class PaymentAttempt(models.Model):
     routing_decision = models.JSONField(default=dict, blank=True)
     sync_count = models.PositiveIntegerField(default=0)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # When its still-unknown outcome was escalated to staff and the merchant (UNRESOLVED_ESCALATE_AFTER).
+    escalated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -213,6 +228,7 @@ class Refund(models.Model):
     error_message = models.CharField(max_length=1000, blank=True)
     sync_count = models.PositiveIntegerField(default=0)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)  # see PaymentAttempt.escalated_at
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -48,3 +48,11 @@ def expire_abandoned_payments() -> int:
 def purge_idempotency_records() -> int:
     """Forget Idempotency-Key answers past their retention."""
     return sweeps.purge_idempotency_records()
+
+
+@app.task(name="payments.return_late_success")
+def return_late_success(payment_pk: int) -> str:
+    """Refund or void a late success, as the merchant's late_success_policy says."""
+    from payments.services.late_success import return_late_success as return_it
+
+    return return_it(payment_pk=payment_pk)

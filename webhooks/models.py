@@ -82,8 +82,13 @@ class EventType(models.TextChoices):
     PAYMENT_CANCELLED = "payment.cancelled"
     PAYMENT_CAPTURED = "payment.captured"
     PAYMENT_INTEGRITY_MISMATCH = "payment.integrity_mismatch"
+    # The bank reported success after the payment had ended failed or cancelled: money is held.
+    PAYMENT_LATE_SUCCESS = "payment.late_success"
+    # No answer from the bank for UNRESOLVED_ESCALATE_AFTER: staff are on it; Pagoflex keeps asking.
+    PAYMENT_OUTCOME_UNRESOLVED = "payment.outcome_unresolved"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
+    REFUND_OUTCOME_UNRESOLVED = "refund.outcome_unresolved"
 
 
 ALL_EVENTS = "*"

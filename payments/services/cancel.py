@@ -7,7 +7,15 @@ from connectors.errors import ConnectorError, ConnectorUnknownOutcome
 from payments.models import PaymentOperation
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import connector_failure, unexpected_state
-from payments.services.outcomes import Outcome, apply_attempt_outcome, move_payment, record_event, state_change
+from payments.services.outcomes import (
+    LATE_SUCCESS_PAYMENT_STATUSES,
+    VOIDED_LOCALLY,
+    Outcome,
+    apply_attempt_outcome,
+    move_payment,
+    record_event,
+    state_change,
+)
 from payments.state_machine import UNSETTLED_ATTEMPT_STATUSES
 from payments.statuses import AttemptStatus, PaymentStatus
 
@@ -22,7 +30,9 @@ def cancel_payment(*, payment_pk: int, reason: str = "", actor: str = "api") -> 
             move_payment(payment, PaymentStatus.CANCELLED, actor=actor, message=reason)
             payment.save()
             return payment
-        if payment.status not in VOIDABLE or payment.amount_capturing:
+        # A late success's authorization (docs/back-office.md) may be voided too.
+        late_authorization = payment.late_success and payment.status in LATE_SUCCESS_PAYMENT_STATUSES
+        if (payment.status not in VOIDABLE and not late_authorization) or payment.amount_capturing:
             raise unexpected_state("payment", payment.status, "cancelled")
         attempt = payment.attempts.filter(
             status__in=[AttemptStatus.AUTHORIZED, AttemptStatus.AUTHENTICATION_PENDING]).last()
@@ -87,7 +97,8 @@ def _abandon_authentication(payment, attempt, connector, *, reason: str, actor: 
     with state_change():
         record_event(payment, "authentication_abandoned", actor=actor, attempt=attempt,
                      message="cancelled while the customer had not finished; nothing authorized at the bank")
-        apply_attempt_outcome(attempt.pk, Outcome(status=AttemptStatus.VOIDED), actor=actor)
+        apply_attempt_outcome(attempt.pk, Outcome(status=AttemptStatus.VOIDED, connector_metadata={VOIDED_LOCALLY: True}),
+                              actor=actor)
     cancelled = PaymentOperation.objects.get(pk=payment.pk)
     if cancelled.status != PaymentStatus.CANCELLED:
         # The customer's return settled it between our look at the bank and now.

@@ -20,9 +20,21 @@ from django.utils import timezone
 
 from connectors import errors as connector_errors
 from connectors.base import ConnectorResponse
-from payments.models import PaymentAttempt, PaymentEvent, PaymentOperation, Refund, SavedPaymentMethod
+from payments.models import (
+    LateSuccessPolicy,
+    PaymentAttempt,
+    PaymentEvent,
+    PaymentOperation,
+    Refund,
+    SavedPaymentMethod,
+)
 from payments.services.errors import unexpected_state
-from payments.state_machine import PAYMENT_STATUS_FOR_ATTEMPT, UNSETTLED_ATTEMPT_STATUSES, can_transition
+from payments.state_machine import (
+    PAYMENT_STATUS_FOR_ATTEMPT,
+    UNSETTLED_ATTEMPT_STATUSES,
+    can_transition,
+    is_late_success,
+)
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 from webhooks import outbound
 from webhooks.models import EventType
@@ -31,6 +43,12 @@ logger = logging.getLogger("pagoflex.payments")
 
 # How long after an unsettled answer the first sync is due; later syncs back off (see sync.py).
 FIRST_SYNC_DELAY = timedelta(seconds=30)
+
+# The attempt's connector_metadata key saying Pagoflex ended it without the bank's word (an
+# abandoned authentication the bank had nothing to void for): a later success is a late success.
+VOIDED_LOCALLY = "voided_locally"
+# The ended payments a late success is applied to: their amounts follow the bank, refundable.
+LATE_SUCCESS_PAYMENT_STATUSES = {PaymentStatus.FAILED, PaymentStatus.CANCELLED}
 
 
 @dataclass
@@ -268,6 +286,10 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
         payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
         return ApplyResult(changed=False)
 
+    if is_late_success(attempt.status, target,
+                       ended_by_the_bank=not attempt.connector_metadata.get(VOIDED_LOCALLY)):
+        return _apply_late_success(payment, attempt, outcome, actor=actor)
+
     if not can_transition("attempt", attempt.status, target):
         # A late or reordered answer (a failure after a success, say): keep what we have and
         # leave a trace for staff rather than undoing a settled payment.
@@ -321,6 +343,44 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
     return ApplyResult(changed=True)
 
 
+def _apply_late_success(payment, attempt, outcome: Outcome, *, actor: str) -> ApplyResult:
+    """The bank took or holds money for an attempt Pagoflex had ended (expired, abandoned, failed
+    without the bank's word): never invisible to the merchant. The attempt takes the bank's
+    status; the payment keeps its terminal status, is flagged ``late_success``, its amounts follow
+    the bank, and it can be refunded (or voided); the merchant gets ``payment.late_success``, and
+    a merchant whose policy is ``return`` has it refunded or voided at once (``late_success.py``).
+
+    When the payment settled through another attempt meanwhile (a fallback), its amounts stay
+    those of that attempt: the event and the staff timeline carry this one's."""
+    previous, target = attempt.status, outcome.status
+    # Not a move back in the attempt table: state_machine.LATE_SUCCESS_ATTEMPT_TRANSITIONS allows it.
+    attempt.status = target
+    attempt.next_action, attempt.next_sync_at = None, None
+    payment.late_success = True
+    payment.next_action = None
+    is_the_payments = payment.status in LATE_SUCCESS_PAYMENT_STATUSES and not PaymentAttempt.objects.filter(
+        payment_id=payment.pk, created_at__gt=attempt.created_at).exists()
+    if is_the_payments:
+        _reconcile_amounts(payment, attempt, target, outcome)
+    held = (outcome.amount_captured if outcome.amount_captured is not None else attempt.amount)
+    message = (f"the bank reported {target} after the attempt had ended {previous}"
+               f"{f' ({attempt.error_code})' if attempt.error_code else ''}: {held} {attempt.currency} at the bank")
+    logger.warning("payment %s: late success: %s", payment.public_id, message)
+    record_event(payment, "late_success", from_status=previous, to_status=target, message=message, actor=actor,
+                 attempt=attempt)
+    attempt.save(update_fields=ATTEMPT_OUTCOME_FIELDS)
+    payment.save(update_fields=[*PAYMENT_OUTCOME_FIELDS, "late_success"])
+    policy = payment.merchant.late_success_policy
+    outbound.emit_payment_event(payment, EventType.PAYMENT_LATE_SUCCESS, late_success={
+        "attempt": attempt.public_id, "status": target, "previous_status": previous, "amount": held,
+        "currency": attempt.currency, "policy": policy})
+    if policy == LateSuccessPolicy.RETURN and is_the_payments:
+        from payments.services.late_success import enqueue_return
+
+        transaction.on_commit(lambda: enqueue_return(payment.pk), robust=True)
+    return ApplyResult(changed=True)
+
+
 def _reconcile_amounts(payment, attempt, target: str, outcome: Outcome) -> None:
     """Authorized and captured amounts follow what the bank reports; they only ever grow, and a
     capture reservation never outlives the room left to capture."""
@@ -331,6 +391,9 @@ def _reconcile_amounts(payment, attempt, target: str, outcome: Outcome) -> None:
         payment.amount_captured = max(payment.amount_captured, captured)
     elif target == AttemptStatus.PARTIALLY_CHARGED and outcome.amount_captured is not None:
         payment.amount_captured = max(payment.amount_captured, outcome.amount_captured)
+    elif target == AttemptStatus.VOIDED:
+        # The bank released what was authorized and not captured: nothing is left to capture.
+        payment.amount_authorized = payment.amount_captured
     payment.amount_capturing = min(payment.amount_capturing,
                                    max(payment.amount_authorized - payment.amount_captured, 0))
 

@@ -1,0 +1,96 @@
+"""A success the bank reports after Pagoflex ended the payment is never invisible (issue 15,
+failing input 6): the payment keeps its terminal status, is flagged ``late_success``, its amounts
+follow the bank, the merchant hears ``payment.late_success``, and the money can be refunded, or is
+refunded at once when the merchant's policy says ``return``."""
+
+from datetime import timedelta
+
+import pytest
+import requests
+
+from pagoflex.celery import app
+from payments.models import LateSuccessPolicy, PaymentAttempt, PaymentEvent, PaymentOperation
+from payments.services import sweeps
+from tests.connectors_e2e.test_paytm import order_id, upi, wait_for
+from webhooks.models import MerchantEvent, WebhookEvent, WebhookOutcome
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tasks_run_in_place():
+    """Celery's own eager mode: a task enqueued runs in the thread that enqueues it."""
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def expire(payment_json, settings):
+    """Let the UPI intent wait past its time-to-live, then run the expiry sweep as beat would."""
+    attempt = PaymentAttempt.objects.get(payment__public_id=payment_json["id"])
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(
+        created_at=attempt.created_at - timedelta(seconds=settings.PAYMENT_CUSTOMER_ACTION_TTL + 60))
+    results = []
+    sweeps.sweep_due_attempts(now=attempt.next_sync_at, enqueue=lambda pk, token: results.append(
+        sweeps.sync_claimed_attempt(attempt_pk=pk, token=token)))
+    assert results == ["expired"]
+    expired = PaymentOperation.objects.get(public_id=payment_json["id"])
+    assert (expired.status, expired.error_code, expired.late_success) == ("failed", "expired", False)
+    return expired
+
+
+def pay_in_the_app_after_expiry(paytm, payment_json):
+    answer = requests.post(f"{paytm[1]}/__control__/orders/{order_id(payment_json)}/pay", timeout=5)
+    assert answer.status_code == 200, answer.text
+    assert wait_for(lambda: PaymentOperation.objects.get(public_id=payment_json["id"]).late_success)
+    return PaymentOperation.objects.get(public_id=payment_json["id"])
+
+
+def test_money_paid_after_the_expiry_is_flagged_announced_and_refundable(api, paytm_account, paytm, settings,
+                                                                         pagoflex_server):
+    payment = upi(api, "intent", amount=1050)
+    expire(payment, settings)
+
+    late = pay_in_the_app_after_expiry(paytm, payment)
+
+    assert (late.status, late.late_success, late.amount_captured) == ("failed", True, 1050)
+    shown = api.get(f"/v1/payments/{payment['id']}").json()
+    assert (shown["status"], shown["late_success"], shown["amount_captured"]) == ("failed", True, 1050)
+    event = MerchantEvent.objects.get(payment=late, type="payment.late_success")
+    assert event.data["late_success"] == {"attempt": late.attempts.get().public_id, "status": "charged",
+                                          "previous_status": "failure", "amount": 1050, "currency": "INR",
+                                          "policy": "notify"}
+    assert event.data["object"]["late_success"] is True
+    assert WebhookEvent.objects.get(payment=late).outcome == WebhookOutcome.PROCESSED
+    assert PaymentEvent.objects.filter(payment=late, kind="late_success").count() == 1
+
+    refund = api.post("/v1/refunds", {"payment": payment["id"]}, format="json")
+    assert refund.status_code == 201, refund.content
+    assert refund.json()["amount"] == 1050
+    settled = api.get(f"/v1/refunds/{refund.json()['id']}?force_sync=true").json()
+    assert settled["status"] == "succeeded"
+    assert api.get(f"/v1/payments/{payment['id']}").json()["amount_refunded"] == 1050
+    # Paytm's notification again (a retry) is a duplicate: announced once, refundable once.
+    again = requests.post(f"{pagoflex_server.base_url}{paytm_account.webhook_path}",
+                          data=bytes(WebhookEvent.objects.get(payment=late).body),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
+    assert again.status_code == 200
+    assert WebhookEvent.objects.filter(payment=late).order_by("-id").first().outcome == WebhookOutcome.DUPLICATE
+    assert MerchantEvent.objects.filter(payment=late, type="payment.late_success").count() == 1
+    assert api.post("/v1/refunds", {"payment": payment["id"]}, format="json").status_code == 400
+
+
+def test_a_merchant_whose_policy_is_return_has_it_refunded_at_once(api, merchant, paytm_account, paytm, settings,
+                                                                   tasks_run_in_place):
+    merchant.late_success_policy = LateSuccessPolicy.RETURN
+    merchant.save()
+    payment = upi(api, "intent", amount=2000)
+    expire(payment, settings)
+
+    late = pay_in_the_app_after_expiry(paytm, payment)
+
+    assert wait_for(lambda: late.refunds.exists())
+    refund = late.refunds.get()
+    assert (refund.amount, refund.reason) == (2000, "late success returned by the merchant's policy")
+    assert MerchantEvent.objects.get(payment=late, type="payment.late_success").data["late_success"]["policy"] == \
+        "return"

@@ -1,0 +1,51 @@
+"""The merchant events for a late success and for an outcome still unknown after
+UNRESOLVED_ESCALATE_AFTER, and the schedule of the escalation sweep (values frozen here, as in
+0003_schedules; a row staff already edited is left alone)."""
+
+from django.db import migrations, models
+
+SCHEDULE = ("escalation of unresolved outcomes", "payments.escalate_unresolved", 300,
+            "Payments and refunds whose outcome is still unknown after UNRESOLVED_ESCALATE_AFTER: escalated to "
+            "staff and the merchant once; late successes a merchant's policy returns are returned.")
+
+
+def create_schedule(apps, schema_editor):
+    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
+    name, task, seconds, description = SCHEDULE
+    interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period="seconds")
+    PeriodicTask.objects.get_or_create(name=name, defaults={
+        "task": task, "interval": interval, "description": description, "enabled": True})
+    from django.utils import timezone
+
+    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+
+
+def remove_schedule(apps, schema_editor):
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=SCHEDULE[0]).delete()
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("webhooks", "0003_schedules"),
+    ]
+
+    operations = [
+        migrations.AlterField(
+            model_name="merchantevent",
+            name="type",
+            field=models.CharField(choices=[
+                ("payment.succeeded", "Payment Succeeded"), ("payment.failed", "Payment Failed"),
+                ("payment.requires_capture", "Payment Requires Capture"),
+                ("payment.requires_customer_action", "Payment Requires Customer Action"),
+                ("payment.cancelled", "Payment Cancelled"), ("payment.captured", "Payment Captured"),
+                ("payment.integrity_mismatch", "Payment Integrity Mismatch"),
+                ("payment.late_success", "Payment Late Success"),
+                ("payment.outcome_unresolved", "Payment Outcome Unresolved"),
+                ("refund.succeeded", "Refund Succeeded"), ("refund.failed", "Refund Failed"),
+                ("refund.outcome_unresolved", "Refund Outcome Unresolved")], db_index=True, max_length=64),
+        ),
+        migrations.RunPython(create_schedule, remove_schedule),
+    ]
