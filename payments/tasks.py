@@ -56,3 +56,14 @@ def return_late_success(payment_pk: int) -> str:
     from payments.services.late_success import return_late_success as return_it
 
     return return_it(payment_pk=payment_pk)
+
+
+@app.task(name="payments.escalate_unresolved")
+def escalate_unresolved() -> int:
+    """Escalate payments and refunds whose outcome is still unknown after UNRESOLVED_ESCALATE_AFTER,
+    and return again any late success a merchant's policy returns whose task was lost."""
+    from payments.services.late_success import return_lost_late_successes
+    from payments.services.unresolved import escalate_unresolved as escalate
+
+    return_lost_late_successes()
+    return escalate()

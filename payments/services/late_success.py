@@ -68,3 +68,11 @@ def late_successes_to_return():
         status__in=LATE_SUCCESS_PAYMENT_STATUSES,
         attempts__status__in=[AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED, AttemptStatus.AUTHORIZED],
     ).exclude(Exists(asked)).distinct()
+
+
+def return_lost_late_successes(*, enqueue=enqueue_return, limit: int = 1000) -> int:
+    """Enqueue the return of each late success ``late_successes_to_return`` finds; how many."""
+    pks = list(late_successes_to_return().values_list("pk", flat=True)[:limit])
+    for pk in pks:
+        enqueue(pk)
+    return len(pks)

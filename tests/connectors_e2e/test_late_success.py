@@ -11,6 +11,7 @@ import requests
 from pagoflex.celery import app
 from payments.models import LateSuccessPolicy, PaymentAttempt, PaymentEvent, PaymentOperation
 from payments.services import sweeps
+from payments.services.late_success import return_late_success, return_lost_late_successes
 from tests.connectors_e2e.test_paytm import order_id, upi, wait_for
 from webhooks.models import MerchantEvent, WebhookEvent, WebhookOutcome
 
@@ -94,3 +95,23 @@ def test_a_merchant_whose_policy_is_return_has_it_refunded_at_once(api, merchant
     assert (refund.amount, refund.reason) == (2000, "late success returned by the merchant's policy")
     assert MerchantEvent.objects.get(payment=late, type="payment.late_success").data["late_success"]["policy"] == \
         "return"
+
+
+def test_a_lost_return_task_is_caught_by_the_escalation_sweep_and_never_returns_twice(
+        api, merchant, paytm_account, paytm, settings):
+    # No worker runs here: the task enqueued when the late success committed is never run.
+    merchant.late_success_policy = LateSuccessPolicy.RETURN
+    merchant.save()
+    payment = upi(api, "intent", amount=1500)
+    expire(payment, settings)
+    late = pay_in_the_app_after_expiry(paytm, payment)
+    assert not late.refunds.exists()
+
+    ran = []
+    found = return_lost_late_successes(enqueue=lambda pk: ran.append(return_late_success(payment_pk=pk)))
+
+    assert (found, ran) == (1, ["refunded"])
+    assert late.refunds.get().amount == 1500
+    assert return_lost_late_successes(enqueue=lambda pk: ran.append(pk)) == 0  # asked for already
+    assert return_late_success(payment_pk=late.pk) == "nothing"  # a duplicate task refunds nothing more
+    assert late.refunds.count() == 1
