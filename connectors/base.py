@@ -288,6 +288,8 @@ class IncomingWebhook:
 
     event_id: str
     event_type: str
+    # The bank's id of what the event is about: the refund's own id for a refund event (never
+    # the id of the payment it refunds), the transaction's id otherwise.
     connector_reference: str
     status: AttemptStatus | RefundStatus | None
     amount: int | None = None

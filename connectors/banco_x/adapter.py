@@ -163,7 +163,8 @@ class BancoXConnector(Connector):
         return IncomingWebhook(
             event_id=event.id,
             event_type=event.type,
-            connector_reference=event.tx_id,
+            # A refund event names the payment too (tx_id); the refund is known by its own id.
+            connector_reference=event.refund_id if event.is_refund else event.tx_id,
             status=event.platform_status,
             amount=amount,
             currency=event.currency or None,
