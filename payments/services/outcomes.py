@@ -19,7 +19,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from connectors import errors as connector_errors
-from connectors.base import ConnectorResponse
+from connectors.base import ConnectorResponse, Flow
 from payments.models import (
     LateSuccessPolicy,
     PaymentAttempt,
@@ -67,6 +67,9 @@ class Outcome:
     payment_token: str = ""
     retryable_elsewhere: bool = False
     retry_safe: bool = False
+    # The bank's own lookup of the transaction (a psync), not an event it pushed: what confirms a
+    # late success a webhook reported (see _claim_late_success).
+    bank_lookup: bool = False
 
     @classmethod
     def from_response(cls, response: ConnectorResponse) -> Outcome:
@@ -288,7 +291,9 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
 
     if is_late_success(attempt.status, target,
                        ended_by_the_bank=not attempt.connector_metadata.get(VOIDED_LOCALLY)):
-        return _apply_late_success(payment, attempt, outcome, actor=actor)
+        if outcome.bank_lookup or not attempt.connector_account.connector_class.supports(Flow.PSYNC):
+            return _apply_late_success(payment, attempt, outcome, actor=actor)
+        return _claim_late_success(payment, attempt, outcome, actor=actor)
 
     if not can_transition("attempt", attempt.status, target):
         # A late or reordered answer (a failure after a success, say): keep what we have and
@@ -341,6 +346,23 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
                      message=attempt.error_message if target == AttemptStatus.FAILURE else "")
     payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
     return ApplyResult(changed=True)
+
+
+def _claim_late_success(payment, attempt, outcome: Outcome, *, actor: str) -> ApplyResult:
+    """A webhook reports success for an ended attempt: a customer who paid late, or an event out of
+    order with the bank's ledger. The bank's own lookup decides (``late_success.verify_claim``,
+    enqueued on commit; a sync time on the ended attempt marks the claim until it is verified, and
+    the escalation sweep retries a lost one). Nothing changes before that."""
+    message = (f"{actor} reported {outcome.status} for the attempt, which had ended {attempt.status}; "
+               "asking the bank to confirm")
+    record_event(payment, "late_success_reported", from_status=attempt.status, to_status=outcome.status,
+                 message=message, actor=actor, attempt=attempt)
+    attempt.next_sync_at = timezone.now()
+    attempt.save(update_fields=["next_sync_at", "updated_at"])  # nothing else of an unconfirmed claim
+    from payments.services.late_success import enqueue_verification
+
+    transaction.on_commit(lambda: enqueue_verification(attempt.pk), robust=True)
+    return ApplyResult(changed=False)
 
 
 def _apply_late_success(payment, attempt, outcome: Outcome, *, actor: str) -> ApplyResult:
