@@ -129,3 +129,15 @@ def test_the_escalation_runs_on_the_beat_schedule(db):
     task = PeriodicTask.objects.select_related("interval").get(name="escalation of unresolved outcomes")
     assert task.enabled and task.task == "payments.escalate_unresolved" and task.task in app.tasks
     assert task.interval.every <= 600
+
+
+def test_the_beat_task_escalates_what_is_due(take_payment, settings):
+    from payments import tasks
+
+    settings.UNRESOLVED_ESCALATE_AFTER = 600
+    pending = take_payment(number=PENDING_CARD)
+    _age(pending.attempts.get(), minutes=11)
+
+    assert tasks.escalate_unresolved() == 1
+    assert tasks.escalate_unresolved() == 0
+    assert MerchantEvent.objects.filter(payment=pending, type="payment.outcome_unresolved").count() == 1
