@@ -165,6 +165,10 @@ class PaymentOperation(models.Model):
 
     @property
     def amount_capturable(self) -> int:
+        if self.status in (PaymentStatus.CANCELLED, PaymentStatus.FAILED):
+            # Nothing can be captured any more: a void released it, or (a late success's
+            # authorization) it can only be voided or refunded.
+            return 0
         return max(self.amount_authorized - self.amount_captured - self.amount_capturing, 0)
 
     @property

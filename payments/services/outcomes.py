@@ -413,9 +413,6 @@ def _reconcile_amounts(payment, attempt, target: str, outcome: Outcome) -> None:
         payment.amount_captured = max(payment.amount_captured, captured)
     elif target == AttemptStatus.PARTIALLY_CHARGED and outcome.amount_captured is not None:
         payment.amount_captured = max(payment.amount_captured, outcome.amount_captured)
-    elif target == AttemptStatus.VOIDED:
-        # The bank released what was authorized and not captured: nothing is left to capture.
-        payment.amount_authorized = payment.amount_captured
     payment.amount_capturing = min(payment.amount_capturing,
                                    max(payment.amount_authorized - payment.amount_captured, 0))
 
