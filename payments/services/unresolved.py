@@ -23,11 +23,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from payments import outbox
 from payments.models import PaymentAttempt, Refund
 from payments.services.outcomes import lock_payment_and_attempt, lock_payment_and_refund, record_event, state_change
 from payments.statuses import AttemptStatus, RefundStatus
-from webhooks import outbound
-from webhooks.models import EventType
 
 logger = logging.getLogger("pagoflex.jobs")
 
@@ -129,7 +128,7 @@ def _escalate_attempt(attempt_pk: int, now: datetime) -> int:
         attempt.save(update_fields=["escalated_at", "updated_at"])
         message = _message(attempt, now)
         record_event(payment, "escalated", message=message, actor="escalation", attempt=attempt)
-        outbound.emit_payment_event(payment, EventType.PAYMENT_OUTCOME_UNRESOLVED, unresolved={
+        outbox.emit_payment_event(payment, outbox.EventType.PAYMENT_OUTCOME_UNRESOLVED, unresolved={
             "attempt": attempt.public_id, "since": attempt.created_at.isoformat(), "sync_count": attempt.sync_count,
             "last_error": attempt.error_code})
     logger.warning("payment %s escalated: %s", payment.public_id, message)
@@ -145,6 +144,6 @@ def _escalate_refund(refund_pk: int, now: datetime) -> int:
         refund.save(update_fields=["escalated_at", "updated_at"])
         message = _message(refund, now)
         record_event(payment, "escalated", message=message, actor="escalation", refund=refund)
-        outbound.emit_refund_event(refund, EventType.REFUND_OUTCOME_UNRESOLVED)
+        outbox.emit_refund_event(refund, outbox.EventType.REFUND_OUTCOME_UNRESOLVED)
     logger.warning("refund %s of payment %s escalated: %s", refund.public_id, payment.public_id, message)
     return 1

@@ -1,12 +1,14 @@
-"""The merchant events for a late success and for an outcome still unknown after
-UNRESOLVED_ESCALATE_AFTER, and the schedule of the escalation sweep (values frozen here, as in
-0003_schedules; a row staff already edited is left alone)."""
+"""Late success (the payment's flag, the merchant's policy), the escalation of outcomes still
+unknown (when each attempt or refund was escalated), the two merchant events they add, and the
+escalation sweep's schedule (values frozen here, as in webhooks/0003_schedules; a row staff
+already edited is left alone)."""
 
 from django.db import migrations, models
 
 SCHEDULE = ("escalation of unresolved outcomes", "payments.escalate_unresolved", 300,
             "Payments and refunds whose outcome is still unknown after UNRESOLVED_ESCALATE_AFTER: escalated to "
-            "staff and the merchant once; late successes a merchant's policy returns are returned.")
+            "staff and the merchant once; late successes reported by webhook verified, and those a merchant's "
+            "policy returns returned, when their task was lost.")
 
 
 def create_schedule(apps, schema_editor):
@@ -29,10 +31,34 @@ def remove_schedule(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("webhooks", "0003_schedules"),
+        ("payments", "0007_merchant_event_moves_to_payments"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="merchant",
+            name="late_success_policy",
+            field=models.CharField(
+                choices=[("notify", "notify: the merchant decides (refund or void it through the API)"),
+                         ("return", "return: Pagoflex refunds it (or voids an authorization) at once")],
+                default="notify", max_length=8),
+        ),
+        migrations.AddField(
+            model_name="paymentattempt",
+            name="escalated_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="paymentoperation",
+            name="late_success",
+            field=models.BooleanField(db_index=True, default=False),
+        ),
+        migrations.AddField(
+            model_name="refund",
+            name="escalated_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
         migrations.AlterField(
             model_name="merchantevent",
             name="type",
