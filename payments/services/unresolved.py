@@ -7,7 +7,7 @@ outcome, an answer still to come), a refund ``pending``. An attempt waiting for 
 (``authentication_pending``) is not: its state is known, and it expires on its own.
 
 The sync sweeps keep asking the bank about every one of them (``sweeps.py``, backoff capped at an
-hour); staff see the queue oldest first in the back office (``payments/admin_unresolved.py``)
+hour); staff see the queue oldest first in the back office (``payments/admin/unresolved.py``)
 with a one-click sync. Past ``UNRESOLVED_ESCALATE_AFTER`` seconds an item is escalated once: a
 ``escalated`` entry on the payment's timeline and a warning in the log for staff, and the merchant
 event ``payment.outcome_unresolved`` or ``refund.outcome_unresolved``. The sync goes on: only the
