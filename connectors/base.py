@@ -261,6 +261,8 @@ class IncomingWebhook:
 
     event_id: str
     event_type: str
+    # The bank's id of what the event is about: the refund's own id for a refund event (never
+    # the id of the payment it refunds), the transaction's id otherwise.
     connector_reference: str
     status: AttemptStatus | RefundStatus | None
     amount: int | None = None
@@ -490,9 +492,14 @@ class Connector:
 
     # -- webhooks ------------------------------------------------------------------------------
 
-    def verify_webhook(self, *, headers: dict, body: bytes) -> bool:
+    def verify_webhook(self, *, headers: dict, body: bytes, received_at: float | None = None) -> bool:
         """True when the webhook's signature is right, checked in constant time with the
-        account's own credentials (``self.credentials``); headers have lower-case names."""
+        account's own credentials (``self.credentials``); headers have lower-case names.
+
+        ``received_at``: when Pagoflex received the event (Unix seconds; None: now). A signed
+        timestamp is judged fresh or stale against it, so an event staff re-process long after
+        it arrived (say, once a mistyped secret is corrected) is judged as it arrived; a replay
+        is a new arrival, judged against its own time."""
         raise FlowNotSupported(f"webhooks are not supported by this connector ({self.key})")
 
     def parse_webhook(self, *, headers: dict, body: bytes) -> IncomingWebhook:

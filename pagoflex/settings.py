@@ -208,6 +208,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
 PAYMENT_CUSTOMER_ACTION_TTL = env.int("PAYMENT_CUSTOMER_ACTION_TTL", default=3600)
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=24)
+# Seconds a payment or refund may stay without the bank's answer before it is escalated to staff
+# and the merchant (payments/services/unresolved.py); syncing goes on after that.
+UNRESOLVED_ESCALATE_AFTER = env.int("UNRESOLVED_ESCALATE_AFTER", default=24 * 3600)
 # A request still "in progress" after this long died with its worker (no request lives that long:
 # a few connector calls, each bounded by the timeouts above); its retry then resumes or redoes it.
 IDEMPOTENCY_STALE_AFTER_SECONDS = env.int("IDEMPOTENCY_STALE_AFTER_SECONDS", default=600)

@@ -139,7 +139,9 @@ def process(event: WebhookEvent, *, counted: bool = False) -> WebhookResult:
     connector = account.build_connector()
     body = bytes(event.body)
     try:
-        valid = connector.verify_webhook(headers=event.headers, body=body)
+        # Freshness is judged at the event's arrival: re-processing it later is no replay.
+        valid = connector.verify_webhook(headers=event.headers, body=body,
+                                         received_at=event.received_at.timestamp())
     except ConnectorError as exc:
         return _finish(event, WebhookOutcome.ERROR, exc.message)
     except Exception as exc:  # a signature header too broken to parse is a bad signature
@@ -178,7 +180,12 @@ def _apply(event: WebhookEvent, account: ConnectorAccount, parsed: IncomingWebho
         if parsed.status is None:
             return _finish(event, WebhookOutcome.PROCESSED, f"informational event {parsed.event_type}")
 
-        outcome = Outcome(status=parsed.status, connector_reference=parsed.connector_reference,
+        reference = parsed.connector_reference
+        if is_refund and reference and reference == target.attempt.connector_reference:
+            # The payment's id in a refund event is never the refund's: keep it off the refund, or
+            # a later event of another refund of this payment would be applied to this one.
+            reference = ""
+        outcome = Outcome(status=parsed.status, connector_reference=reference,
                           raw_status=parsed.raw_status, error_code=parsed.code, error_message=parsed.message)
         mismatch = _integrity(target, parsed)
         if mismatch:
@@ -208,7 +215,9 @@ def _correlate_and_lock(account: ConnectorAccount, parsed: IncomingWebhook):
             if refund:
                 return refund
         if parsed.connector_reference:
-            return refunds.filter(connector_reference=parsed.connector_reference).first()
+            # Only a refund's own id: a payment's id shared by its refunds would pick one at random.
+            return refunds.filter(connector_reference=parsed.connector_reference).exclude(
+                attempt__connector_reference=parsed.connector_reference).first()
         return None
     matches = []
     if parsed.connector_reference:
