@@ -31,9 +31,11 @@ def sandbox_simulator():
 
 @pytest.fixture
 def sandbox(sandbox_simulator):
-    """The sandbox simulator, with its fault switches cleared after each test."""
+    """The sandbox simulator, shared by the session and settled after each test: the test's
+    requests and webhook deliveries have finished, its armed faults are gone, and a request it
+    left behind can take nothing the next test arms (``SimulatorApp.settle``)."""
     yield sandbox_simulator
-    sandbox_simulator.app.faults.clear()
+    sandbox_simulator.app.settle()
 
 
 @pytest.fixture

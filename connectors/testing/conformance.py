@@ -129,10 +129,10 @@ class ConnectorConformance:
         app = self.make_simulator()
         switchboard.app = app
         yield Bank(app=app, base_url=server.base_url)
-        app.faults.clear()
         close = getattr(app, "close", None)
         if callable(close):
             close()  # simulators that settle later stop their timers here
+        app.settle()  # the test's requests and callbacks end with it
 
     @pytest.fixture
     def webhooks(self, _webhook_server, settings):

@@ -47,7 +47,8 @@ def gateway(_server):
     current.app = AuthipaySimulator(
         stores={CREDENTIALS["api_key"]: (CREDENTIALS["api_secret"], CREDENTIALS["store_id"])}
     )
-    return Gateway(current.app, base_url)
+    yield Gateway(current.app, base_url)
+    current.app.settle()  # the test's requests end with it
 
 
 @pytest.fixture
