@@ -2,6 +2,7 @@
 bank's simulator served on a loopback port (real HTTP, never a mock of ``requests``)."""
 
 import logging
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
@@ -20,6 +21,19 @@ def _callbacks_go_nowhere_by_default(settings):
     from connectors.testing.simulator import unused_port_url
 
     settings.PAGOFLEX_PUBLIC_URL = unused_port_url()
+
+
+@pytest.fixture(autouse=True)
+def _a_cache_of_its_own(settings, tmp_path_factory):
+    """Each test counts in a cache of its own (API rate limits): a fresh directory for the file
+    cache, whose culling at 300 files would otherwise drop a live count at random once earlier
+    tests (and earlier runs) have filled var/cache; a key prefix of its own on Redis, which
+    earlier runs and other test processes share. Nothing a test counts is seen by another."""
+    config = dict(settings.CACHES["default"])
+    if config["BACKEND"].endswith("FileBasedCache"):
+        config["LOCATION"] = str(tmp_path_factory.mktemp("cache", numbered=True))
+    config["KEY_PREFIX"] = f"{config.get('KEY_PREFIX', '')}:test-{uuid.uuid4().hex[:16]}"
+    settings.CACHES = {**settings.CACHES, "default": config}
 
 
 @pytest.fixture(scope="session")
