@@ -14,6 +14,14 @@ from tests.helpers import SANDBOX_API_KEY, SANDBOX_WEBHOOK_SECRET, start_sandbox
 pytest_plugins = ["tests.security.plugin"]
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """Name the random order's seed on the last lines, where ``-q`` still shows it, so any run
+    (CI's included) can be replayed in the same order."""
+    if config.pluginmanager.has_plugin("randomly") and getattr(config.option, "randomly_seed", None) is not None:
+        seed = config.option.randomly_seed
+        terminalreporter.write_line(f"random order: seed {seed} (replay: pytest -p randomly --randomly-seed={seed})")
+
+
 @pytest.fixture(autouse=True)
 def _callbacks_go_nowhere_by_default(settings):
     """URLs handed to banks point at a closed loopback port unless a test serves Pagoflex itself,
