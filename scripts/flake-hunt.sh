@@ -58,7 +58,7 @@ for run in $(seq 1 "$RUNS"); do
   fi
   echo "$(date -u +%FT%TZ) run $run/$RUNS seed=$seed $verdict exit=$code ${took}s: $summary" | tee -a "$LOG"
   if [ "$code" -ne 0 ]; then
-    grep -E '^(FAILED|ERROR) ' "$out" | sed 's/^/    /' | tee -a "$LOG"
+    grep -E '^(FAILED|ERROR) [^ ]' "$out" | sed 's/^/    /' | tee -a "$LOG"
   else
     rm -f "$out"  # a failed run's whole output stays beside the log
   fi
