@@ -37,6 +37,8 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from connectors.testing.contract import Exchange
+
 
 @dataclass
 class Request:
@@ -153,6 +155,8 @@ class SimulatorApp:
 
     # Fault switches of this simulator beyond the common ones (read from ``request.fault``).
     EXTRA_FAULTS: tuple[str, ...] = ()
+    # A ``connectors.testing.contract.ContractObserver`` checking every API exchange, or None.
+    contract = None
 
     def __init__(self):
         self.faults = Faults(self.EXTRA_FAULTS)
@@ -266,6 +270,18 @@ class SimulatorApp:
             # Test controls are never subject to the fault switches meant for the bank's API.
             return self._route(request)
         self.requests_seen.append(_masked_copy(request))
+        response = self._serve_api(request)
+        if self.contract is not None and not (request.fault.keys() & {"status", "garbage", "truncate"}):
+            # Checked at once against the processor's published description; only the
+            # violations are kept, never the bodies (they may carry card data). Answers a test
+            # forced with a fault switch are the test's, not the simulator's, and are skipped.
+            self.contract.observe(
+                Exchange(request.method, request.path, dict(request.query), dict(request.headers), request.body,
+                         response.status, response.body)
+            )
+        return response
+
+    def _serve_api(self, request: Request) -> Response:
         fault = request.fault = self.faults.next(request.generation)
         if fault.get("delay"):
             time.sleep(float(fault["delay"]))
