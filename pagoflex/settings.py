@@ -174,6 +174,10 @@ IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=24)
 # A request still "in progress" after this long died with its worker (no request lives that long:
 # a few connector calls, each bounded by the timeouts above); its retry then resumes or redoes it.
 IDEMPOTENCY_STALE_AFTER_SECONDS = env.int("IDEMPOTENCY_STALE_AFTER_SECONDS", default=600)
+# The key of the Idempotency-Key request fingerprints (an HMAC: the requests may hold card
+# numbers). Its own variable so SECRET_KEY can be rotated without turning every retry in the
+# retention window into "idempotency_key_reused"; SECRET_KEY when unset.
+IDEMPOTENCY_FINGERPRINT_KEY = env.str("IDEMPOTENCY_FINGERPRINT_KEY", default="") or SECRET_KEY
 
 # Webhooks to merchants: a delivery must answer 2xx within this many seconds.
 WEBHOOK_DELIVERY_TIMEOUT = env.float("WEBHOOK_DELIVERY_TIMEOUT", default=10.0)
