@@ -119,10 +119,13 @@ def derived_from_request(method: str, path: str, body: bytes, cards: set[str]) -
         for separators in ((",", ":"), (", ", ": ")):
             canonical = json.dumps(parsed, sort_keys=True, separators=separators).encode()
             texts += [canonical, b"%s %s\n%s" % (method.encode(), path.encode(), canonical)]
+    def encode(text: str) -> bytes:  # a hostile body may hold lone surrogates
+        return text.encode("utf-8", "surrogatepass")
+
     for pan in values["pan"]:
-        texts.append(pan.encode())
-        texts += [(pan + cvc).encode() for cvc in values["cvc"]]
-    texts += [cvc.encode() for cvc in values["cvc"]]
+        texts.append(encode(pan))
+        texts += [encode(pan + cvc) for cvc in values["cvc"]]
+    texts += [encode(cvc) for cvc in values["cvc"]]
     needles = set()
     for text in texts:
         needles |= unkeyed_digests(text)
