@@ -52,8 +52,9 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
     else it needs confirming before money moves.
 
     Created and confirmed at once, the payment, its first attempt and their events are written
-    in one transaction before the connector is called. A confirmation refused before any money
-    moves (no eligible account, say) still leaves the payment created, as a separate confirm would.
+    in one transaction before the connector is called. A confirmation refused before that (no
+    eligible account, an unknown saved payment method, say) raises ``PaymentError`` and creates
+    nothing: a refused request changes nothing, as Stripe creates no PaymentIntent then.
     """
     has_method = card is not None or upi is not None
     customer = customer or {}
@@ -72,11 +73,7 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
     )
     if confirmation is None:
         return _save_created(payment, actor)
-    try:
-        saved, plan = _prepare_confirmation(payment, confirmation)
-    except PaymentError:
-        _save_created(payment, actor)
-        raise
+    saved, plan = _prepare_confirmation(payment, confirmation)
     with state_change():  # the payment, its attempt and their events, or none of them
         created_status = payment.status
         payment.set_status(PaymentStatus.PROCESSING)  # no merchant event: processing is not one
