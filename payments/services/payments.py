@@ -56,6 +56,8 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
     eligible account, an unknown saved payment method, say) raises ``PaymentError`` and creates
     nothing: a refused request changes nothing, as Stripe creates no PaymentIntent then.
     """
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
+        raise PaymentError("amount must be a positive integer of minor units", code="amount_invalid", param="amount")
     has_method = card is not None or upi is not None
     customer = customer or {}
     if save_payment_method and (card is None or not customer.get("id")):
