@@ -15,6 +15,7 @@ number, and the answer encrypted, since it may hold a webhook signing secret.
 
 import functools
 import json
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -30,6 +31,9 @@ from payments.services import idempotency_scope
 from payments.services.errors import PaymentError
 
 HEADER = "Idempotency-Key"
+# Printable ASCII (what an HTTP header carries unchanged), 1 to 255 characters, no space at either
+# end (HTTP strips them). The schema states the same pattern.
+KEY_PATTERN = r"^[!-~](?:[ -~]{0,253}[!-~])?$"
 
 
 def idempotent(view_method):
@@ -38,9 +42,9 @@ def idempotent(view_method):
         key = request.headers.get(HEADER)
         if key is None:
             return view_method(self, request, *args, **kwargs)
-        if not 1 <= len(key) <= 255 or not key.isprintable():
-            raise PaymentError("Idempotency-Key must be 1 to 255 printable characters", code="idempotency_key_invalid",
-                               param=HEADER)
+        if not re.fullmatch(KEY_PATTERN, key):
+            raise PaymentError("Idempotency-Key must be 1 to 255 printable ASCII characters, not starting or ending "
+                               "with a space", code="idempotency_key_invalid", param=HEADER)
         fingerprint = request_fingerprint(request.method, request.path, request.data)
         mode = request.auth.mode
         try:

@@ -26,7 +26,9 @@ def storable(text: str) -> bool:
 
 
 def _refuse(path: str, message: str):
-    return exceptions.ValidationError({path or "non_field_errors": [exceptions.ErrorDetail(message, code="invalid")]})
+    # Its own code: the schema cannot state this rule for free-form keys (payments.api.errors).
+    return exceptions.ValidationError({path or "non_field_errors": [exceptions.ErrorDetail(
+        message, code="text_not_storable")]})
 
 
 def check_depth_and_text(data, max_depth: int = MAX_DEPTH) -> None:

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from connectors.base import Card
 from payments import selectors, services
 from payments.api import serializers as s
-from payments.api.idempotency import idempotent, resumed_resource_id
+from payments.api.idempotency import KEY_PATTERN, idempotent, resumed_resource_id
 from payments.api.pagination import CreatedCursorPagination
 from payments.services import payment_methods
 from payments.services.payments import CONFIRMABLE, Confirmation
@@ -20,7 +20,8 @@ ERRORS = {code: OpenApiResponse(s.ErrorOutput, description=text) for code, text 
     402: "The connector declined", 404: "No such object (or not yours)", 409: "The object's state forbids it",
     502: "The connector failed or its outcome is unknown", 503: "The connector is unavailable",
 }.items()}
-IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", {"type": "string", "pattern": KEY_PATTERN},
+                                      OpenApiParameter.HEADER, required=False,
                                       description="Replays the first answer for a repeated request.")
 
 
@@ -40,15 +41,11 @@ class PaymentListCreateView(GenericAPIView):
     pagination_class = CreatedCursorPagination
     serializer_class = s.PaymentOutput
 
-    @extend_schema(operation_id="payments_list", parameters=[
-        OpenApiParameter("status", str), OpenApiParameter("created_gte", str, description="ISO 8601 time"),
-        OpenApiParameter("created_lte", str, description="ISO 8601 time"), OpenApiParameter("limit", int),
-        OpenApiParameter("cursor", str)], responses={200: s.PaymentOutput(many=True), **ERRORS})
+    @extend_schema(operation_id="payments_list", parameters=[s.PaymentListFilters],
+                   responses={200: s.PaymentOutput(many=True), **ERRORS})
     def get(self, request):
         query = {key.replace("[", "_").replace("]", ""): value for key, value in request.query_params.items()}
-        filters = s.PaymentListFilters(data=query)
-        filters.is_valid(raise_exception=True)
-        params = filters.validated_data
+        params = list_parameters(s.PaymentListFilters, query)
         queryset = selectors.list_payments(request.user, _mode(request), status=params.get("status"),
                                            created_gte=params.get("created_gte"), created_lte=params.get("created_lte"))
         page = self.paginate_queryset(queryset)
@@ -137,13 +134,13 @@ class RefundListCreateView(GenericAPIView):
     pagination_class = CreatedCursorPagination
     serializer_class = s.RefundOutput
 
-    @extend_schema(operation_id="refunds_list", parameters=[
-        OpenApiParameter("payment", str), OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
-        responses={200: s.RefundOutput(many=True), **ERRORS})
+    @extend_schema(operation_id="refunds_list", parameters=[s.RefundListFilters],
+                   responses={200: s.RefundOutput(many=True), **ERRORS})
     def get(self, request):
+        params = list_parameters(s.RefundListFilters, request.query_params.dict())
         queryset = selectors.refunds_for(request.user, _mode(request))
-        if request.query_params.get("payment"):
-            queryset = queryset.filter(payment__public_id=request.query_params["payment"])
+        if params.get("payment"):
+            queryset = queryset.filter(payment__public_id=params["payment"])
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.RefundOutput(page, many=True).data)
 
@@ -180,12 +177,11 @@ class PaymentMethodListCreateView(GenericAPIView):
     pagination_class = CreatedCursorPagination
     serializer_class = s.PaymentMethodOutput
 
-    @extend_schema(operation_id="payment_methods_list", parameters=[
-        OpenApiParameter("customer_id", str), OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
-        responses={200: s.PaymentMethodOutput(many=True), **ERRORS})
+    @extend_schema(operation_id="payment_methods_list", parameters=[s.PaymentMethodListFilters],
+                   responses={200: s.PaymentMethodOutput(many=True), **ERRORS})
     def get(self, request):
-        queryset = selectors.saved_methods_for(request.user, _mode(request),
-                                               customer_id=request.query_params.get("customer_id"))
+        params = list_parameters(s.PaymentMethodListFilters, request.query_params.dict())
+        queryset = selectors.saved_methods_for(request.user, _mode(request), customer_id=params.get("customer_id"))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.PaymentMethodOutput(page, many=True).data)
 
@@ -240,6 +236,13 @@ def _confirm(payment, data: dict, requested):
     """Confirm a payment with the payment method of a validated create or confirm request."""
     confirmation = _confirmation(data, requested)
     return services.confirm_payment(payment_pk=payment.pk, **vars(confirmation))
+
+
+def list_parameters(serializer_class, query: dict) -> dict:
+    """The validated query parameters of a list (a 400 naming the first bad one)."""
+    filters = serializer_class(data=query)
+    filters.is_valid(raise_exception=True)
+    return filters.validated_data
 
 
 def _validated(serializer_class, request) -> dict:

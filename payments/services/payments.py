@@ -61,7 +61,7 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
     has_method = card is not None or upi is not None
     customer = customer or {}
     if save_payment_method and (card is None or not customer.get("id")):
-        raise PaymentError("save_payment_method needs a card and customer.id", code="parameter_missing",
+        raise PaymentError("save_payment_method needs a card and customer.id", code="parameter_dependency",
                            param="customer.id" if card is not None else "payment_method_data")
     payment = PaymentOperation(
         merchant=merchant, mode=mode, amount=amount, currency=currency, capture_method=capture_method,

@@ -102,7 +102,7 @@ def test_a_nul_character_in_a_form_field_of_a_customer_page_is_a_400(api, sandbo
 
 def test_a_nul_character_in_metadata_is_a_400_naming_the_key(api, sandbox_account):
     body = payment_body(500, metadata={"order": "A\u0000"})
-    assert_error(api.post("/v1/payments", body, format="json"), 400, code="parameter_invalid", param="metadata.order")
+    assert_error(api.post("/v1/payments", body, format="json"), 400, code="text_not_storable", param="metadata.order")
     assert PaymentOperation.objects.count() == 0
 
 

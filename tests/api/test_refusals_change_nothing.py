@@ -31,7 +31,7 @@ REFUSALS = [
     ("paytm cannot take a card", payment_body(900, connector="{paytm}"), "test", 400, "connector_not_eligible",
      "connector"),
     ("confirm without a payment method", {"amount": 900, "currency": "EUR", "confirm": True}, "test", 400,
-     "parameter_missing", "payment_method_data"),
+     "payment_method_required", "payment_method_data"),
 ]
 
 
