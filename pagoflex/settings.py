@@ -216,7 +216,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "payments.api.errors.describe_rules_beyond_the_schema"],
+                             "payments.api.errors.describe_rules_beyond_the_schema",
+                             "payments.api.routing_serializers.describe_routing_input"],
 }
 
 # Largest request body accepted by the API and webhook endpoints.
