@@ -6,6 +6,7 @@ void, and takes only INR, so those scenarios are skipped by declaration.
 """
 
 from connectors.paytm.adapter import PaytmConnector
+from connectors.paytm.published_api import API
 from connectors.paytm.simulator import PaytmSimulator
 from connectors.testing.conformance import ConnectorConformance, upi_collect_input
 
@@ -15,6 +16,7 @@ KEY = "c0nf0rmanceK3y16"  # 16 characters: AES-128
 
 class TestPaytmConformance(ConnectorConformance):
     connector_class = PaytmConnector
+    published_api = API  # Paytm's API reference pages and its SDK's classes
     credentials = {"merchant_id": MID, "merchant_key": KEY, "website": "WEBSTAGING"}
     approving = upi_collect_input("success@paytm")
     declining = upi_collect_input("fail@paytm")
