@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 from rest_framework.pagination import Cursor, CursorPagination, replace_query_param
 from rest_framework.response import Response
 
-from payments.services.errors import PaymentError
+from payments.errors import PaymentError
 
 MAX_LIMIT = 100
 # 17 digits of microseconds reach the year 5138: every cursor the pattern allows is a valid time.
