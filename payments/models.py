@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from connectors.ids import id_factory
 from connectors.modes import Mode
+from payments.return_urls import validate_allow_list
 from payments.state_machine import check_transition
 from payments.statuses import (
     AttemptStatus,
@@ -20,6 +21,14 @@ from payments.statuses import (
     PaymentStatus,
     RefundStatus,
 )
+
+
+class LateSuccessPolicy(models.TextChoices):
+    """What Pagoflex does when a bank reports success after the payment had ended (expired,
+    abandoned, failed): the merchant always hears of it (``payment.late_success``)."""
+
+    NOTIFY = "notify", "notify: the merchant decides (refund or void it through the API)"
+    RETURN = "return", "return: Pagoflex refunds it (or voids an authorization) at once"
 
 
 class Merchant(models.Model):
@@ -31,6 +40,14 @@ class Merchant(models.Model):
     # Whether any webhook endpoint of the merchant exists, kept by webhooks/signals.py: a state
     # change of a merchant without one skips looking for endpoints to deliver its events to.
     has_webhook_endpoints = models.BooleanField(default=False, editable=False)
+    # Where a payment's return_url may send the customer (payments/return_urls.py); empty: anywhere.
+    return_url_hosts = models.JSONField(
+        default=list, blank=True, validators=[validate_allow_list],
+        help_text='Hosts a payment\'s return_url may point to: ["shop.example", "*.shop.example", '
+                  '"http://localhost:3000"]. https only, except an origin written with http://. '
+                  "Empty: any http(s) URL (not recommended).")
+    late_success_policy = models.CharField(max_length=8, choices=LateSuccessPolicy.choices,
+                                           default=LateSuccessPolicy.NOTIFY)
 
     class Meta:
         ordering = ["name"]
@@ -124,6 +141,9 @@ class PaymentOperation(models.Model):
     error_message = models.CharField(max_length=1000, blank=True)
     next_action = models.JSONField(null=True, blank=True)
     integrity_mismatch = models.BooleanField(default=False, db_index=True)
+    # The bank reported success after the payment had ended failed or cancelled: the status stays
+    # terminal, the amounts follow the bank, and the money can be refunded (docs/back-office.md).
+    late_success = models.BooleanField(default=False, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -148,6 +168,10 @@ class PaymentOperation(models.Model):
 
     @property
     def amount_capturable(self) -> int:
+        if self.status in (PaymentStatus.CANCELLED, PaymentStatus.FAILED):
+            # Nothing can be captured any more: a void released it, or (a late success's
+            # authorization) it can only be voided or refunded.
+            return 0
         return max(self.amount_authorized - self.amount_captured - self.amount_capturing, 0)
 
     @property
@@ -182,6 +206,8 @@ class PaymentAttempt(models.Model):
     routing_decision = models.JSONField(default=dict, blank=True)
     sync_count = models.PositiveIntegerField(default=0)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # When its still-unknown outcome was escalated to staff and the merchant (UNRESOLVED_ESCALATE_AFTER).
+    escalated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -218,6 +244,7 @@ class Refund(models.Model):
     error_message = models.CharField(max_length=1000, blank=True)
     sync_count = models.PositiveIntegerField(default=0)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)  # see PaymentAttempt.escalated_at
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -268,7 +295,7 @@ class IdempotencyRecord(models.Model):
     mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
     key = models.CharField(max_length=255)
     # HMAC-SHA256 hex (payments/api/idempotency.py); "" for a record from before the keyed
-    # fingerprint (migration 0008), which no request matches any more.
+    # fingerprint (migration 0010), which no request matches any more.
     request_fingerprint = models.CharField(max_length=64)
     state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True)
@@ -364,8 +391,13 @@ class EventType(models.TextChoices):
     PAYMENT_CANCELLED = "payment.cancelled"
     PAYMENT_CAPTURED = "payment.captured"
     PAYMENT_INTEGRITY_MISMATCH = "payment.integrity_mismatch"
+    # The bank reported success after the payment had ended failed or cancelled: money is held.
+    PAYMENT_LATE_SUCCESS = "payment.late_success"
+    # No answer from the bank for UNRESOLVED_ESCALATE_AFTER: staff are on it; Pagoflex keeps asking.
+    PAYMENT_OUTCOME_UNRESOLVED = "payment.outcome_unresolved"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
+    REFUND_OUTCOME_UNRESOLVED = "refund.outcome_unresolved"
 
 
 class MerchantEvent(models.Model):

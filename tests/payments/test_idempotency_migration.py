@@ -1,4 +1,4 @@
-"""Migrations 0008 and 0009 erase what the records made before the keyed fingerprint gave away: the
+"""Migrations 0010 and 0011 erase what the records made before the keyed fingerprint gave away: the
 unkeyed SHA-256 of request bodies that held card numbers, and answers kept in clear."""
 
 import hashlib
@@ -9,8 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("payments", "0007_merchant_event_moves_to_payments")]
-AFTER = [("payments", "0009_idempotency_encrypted_answer")]
+BEFORE = [("payments", "0009_late_success_and_escalation")]
+AFTER = [("payments", "0011_idempotency_encrypted_answer")]
 
 
 def migrate(targets):

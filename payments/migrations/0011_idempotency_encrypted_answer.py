@@ -1,12 +1,12 @@
 """Idempotency records: the answer is kept encrypted, and a key is unique per merchant and mode
-(the data migration 0008 has erased the old clear answers and unkeyed fingerprints)."""
+(the data migration 0010 has erased the old clear answers and unkeyed fingerprints)."""
 
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("payments", "0008_idempotency_keyed_fingerprint"),
+        ("payments", "0010_idempotency_keyed_fingerprint"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ which a card number and CVC could be brute-forced) and the answer in clear (a we
 secret, say). Both are erased here: the fingerprint becomes "" (no request matches it, so a retry
 with such a key is refused, never run twice) and the answer is dropped. The mode of each old
 record is taken from the object it created; one that created nothing is put in live mode, where
-refusing a retry is the safe side. The schema changes follow in 0009 (PostgreSQL cannot ALTER a
+refusing a retry is the safe side. The schema changes follow in 0011 (PostgreSQL cannot ALTER a
 table in the transaction that just updated its rows).
 """
 
@@ -29,7 +29,7 @@ def erase_unkeyed_fingerprints(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("payments", "0007_merchant_event_moves_to_payments"),
+        ("payments", "0009_late_success_and_escalation"),
     ]
 
     operations = [
