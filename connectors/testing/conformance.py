@@ -29,8 +29,10 @@ from connectors import amounts
 from connectors.base import Connector, CurrencyUnit, Flow
 from connectors.errors import ConnectorError, ConnectorUnavailable, ConnectorUnknownOutcome
 from connectors.models import ConnectorCall
+from connectors.testing.conformance_matrix import RecoveryMatrix
 from connectors.testing.conformance_support import (
     Bank,
+    Ledger,
     PaymentInput,
     Switchboard,
     WebhookCatcher,
@@ -58,7 +60,7 @@ from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 from webhooks.inbound import receive
 from webhooks.models import WebhookOutcome
 
-__all__ = ["ConnectorConformance", "PaymentInput", "card_input", "upi_collect_input"]
+__all__ = ["ConnectorConformance", "Ledger", "PaymentInput", "card_input", "upi_collect_input"]
 
 # A read timeout the bank is made to miss: its answer is delayed past it (the request was sent).
 TINY_READ_TIMEOUT = 0.2
@@ -69,8 +71,9 @@ THREE_DECIMAL_AMOUNT = 12345
 PREFERRED_CURRENCIES = {0: "JPY", 2: "EUR", 3: "KWD"}
 
 
-class ConnectorConformance:
-    """Scenarios every connector must pass; subclass it in ``connectors/<name>/tests``."""
+class ConnectorConformance(RecoveryMatrix):
+    """Scenarios every connector must pass; subclass it in ``connectors/<name>/tests``. The
+    recovery matrix (``conformance_matrix.py``) comes with it."""
 
     # -- what a connector's conformance module declares ----------------------------------------
 
@@ -219,8 +222,8 @@ class ConnectorConformance:
             requested_connector=account,
         )
 
-    def charged_payment(self, account, **kwargs) -> PaymentOperation:
-        payment = settle_payment(self.pay(account, self.approving, **kwargs))
+    def charged_payment(self, account, *, method: PaymentInput | None = None, **kwargs) -> PaymentOperation:
+        payment = settle_payment(self.pay(account, method or self.approving, **kwargs))
         assert payment.status == PaymentStatus.SUCCEEDED, describe(payment)
         return payment
 

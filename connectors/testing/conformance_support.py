@@ -61,6 +61,25 @@ def upi_collect_input(vpa: str, *, amount: int | None = None) -> PaymentInput:
     return PaymentInput(payment_method_type="upi", upi_flow="collect", vpa=vpa, amount=amount)
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """A payment's money as one side sees it, in platform terms: the payment status
+    (``PaymentStatus``) and minor-unit amounts captured, refunded (succeeded refunds only) and
+    still capturable. The recovery matrix compares Pagoflex's with the simulator's."""
+
+    status: str
+    captured: int
+    refunded: int
+    capturable: int
+
+    @classmethod
+    def of(cls, status: str, *, amount: int, captured: int, refunded: int) -> Ledger:
+        """What a bank holding ``amount`` reads as: capturable is what an open authorization
+        has left, nothing once the payment is settled, cancelled or failed."""
+        open_ = status in ("requires_capture", "partially_captured")
+        return cls(status=status, captured=captured, refunded=refunded, capturable=amount - captured if open_ else 0)
+
+
 class Switchboard:
     """One loopback server per connector class; each test installs a fresh simulator behind it
     (starting and stopping a server per test would cost a poll interval each time)."""
