@@ -348,6 +348,12 @@ class Recovery:
         return self.unrecoverable.get(f"{Flow(flow).value}/{RecoveryCase(case).value}", "")
 
 
+# The recovery matrix of the conformance suite: these flows x every RecoveryCase.
+RECOVERY_FLOWS = (Flow.AUTHORIZE, Flow.CAPTURE, Flow.VOID, Flow.REFUND)
+WEBHOOK_CASES = frozenset({RecoveryCase.WEBHOOK_LOST, RecoveryCase.WEBHOOK_DUPLICATED,
+                           RecoveryCase.WEBHOOK_BEFORE_ANSWER, RecoveryCase.LATE_OPPOSITE_WEBHOOK})
+
+
 # ---------------------------------------------------------------------------------------------
 # The connector base class
 # ---------------------------------------------------------------------------------------------
@@ -401,6 +407,21 @@ class Connector:
     @classmethod
     def supported_flows(cls) -> list[Flow]:
         return [flow for flow in Flow if cls.supports(flow)]
+
+    @classmethod
+    def recovery_case_skipped(cls, flow: Flow, case: RecoveryCase) -> str:
+        """Why the recovery matrix does not run ``flow`` x ``case`` for this connector, from its
+        declarations; "" when it runs (and must end where the bank's ledger says)."""
+        if not cls.supports(flow):
+            return f"no {flow.value} flow"
+        if flow in (Flow.CAPTURE, Flow.VOID) and not cls.supports_manual_capture:
+            return "no manual capture"
+        if flow == Flow.REFUND and not cls.supports(Flow.RSYNC):
+            return "no rsync"
+        if case in WEBHOOK_CASES and flow not in cls.recovery.webhook_flows:
+            return f"the bank sends no {flow.value} webhook"
+        why = cls.recovery.why_unrecoverable(flow, case)
+        return f"declared unrecoverable: {why}" if why else ""
 
     @classmethod
     def supports_webhooks(cls) -> bool:
@@ -572,7 +593,8 @@ class Connector:
 
 __all__ = [
     "Card", "Connector", "ConnectorRequest", "ConnectorResponse", "CredentialField", "CurrencyUnit",
-    "Customer", "Flow", "HttpResponse", "IncomingWebhook", "NextAction", "PaymentData", "Recovery", "RecoveryCase",
+    "Customer", "Flow", "HttpResponse", "IncomingWebhook", "NextAction", "PaymentData", "RECOVERY_FLOWS", "Recovery",
+    "RecoveryCase",
     "RefundData",
     "Upi", "card_brand", "json_dumps", "luhn_valid",
 ]

@@ -22,7 +22,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connectors.base import Flow, RecoveryCase
+from connectors.base import RECOVERY_FLOWS, WEBHOOK_CASES, Flow, RecoveryCase
 from connectors.testing.conformance_support import (
     Bank,
     CaughtWebhook,
@@ -39,9 +39,7 @@ from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 from webhooks.inbound import receive
 from webhooks.models import WebhookOutcome
 
-MATRIX_FLOWS = (Flow.AUTHORIZE, Flow.CAPTURE, Flow.VOID, Flow.REFUND)
-WEBHOOK_CASES = (RecoveryCase.WEBHOOK_LOST, RecoveryCase.WEBHOOK_DUPLICATED, RecoveryCase.WEBHOOK_BEFORE_ANSWER,
-                 RecoveryCase.LATE_OPPOSITE_WEBHOOK)
+MATRIX_FLOWS = RECOVERY_FLOWS
 PART = 2000  # the partial capture or refund of a matrix case (the suite's payments are 5000)
 
 
@@ -84,16 +82,10 @@ class RecoveryMatrix:
         self.assert_matches_the_bank(bank, payment)
 
     def require_recovery(self, flow: Flow, case: RecoveryCase) -> None:
-        cls = self.connector_class
-        needs = {Flow.CAPTURE: {"manual_capture": True}, Flow.VOID: {"manual_capture": True}}.get(flow, {})
-        self.require(flow, **needs)
-        if flow == Flow.REFUND:
-            self.require(Flow.RSYNC)
-        if case in WEBHOOK_CASES and flow not in cls.recovery.webhook_flows:
-            pytest.skip(f"{self.key}'s bank sends no {flow.value} webhook (Recovery.webhook_flows)")
-        why = cls.recovery.why_unrecoverable(flow, case)
-        if why:
-            pytest.skip(f"{self.key} declares {flow.value}/{case.value} unrecoverable: {why}")
+        """Skip, saying which declaration, when the connector does not run this case."""
+        reason = self.connector_class.recovery_case_skipped(flow, case)
+        if reason:
+            pytest.skip(f"{self.key}: {reason} (its adapter's declarations)")
 
     # -- answer lost after the bank acted / connection reset before it did -----------------------
 
