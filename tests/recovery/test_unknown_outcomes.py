@@ -21,6 +21,7 @@ from connectors.models import ConnectorCall
 from connectors.testing.simulator import SimulatorServer
 from payments import services
 from payments.models import PaymentAttempt, PaymentOperation, Refund
+from payments.services import sweeps
 from payments.services.errors import PaymentError
 from tests.faults.conftest import needs_postgres, run_together
 from tests.helpers import payment_body
@@ -116,6 +117,26 @@ def test_sandbox_lost_capture_answer_releases_the_reservation_once_synced(api, s
     assert rest.status_code == 200, rest.content
     assert (rest.json()["status"], rest.json()["amount_captured"]) == ("succeeded", 2500)
     assert sandbox.app.charges[synced["connector_reference"]]["amount_captured"] == 2500
+
+
+def test_the_sweep_settles_a_lost_capture_and_a_lost_void_without_anyone_asking(api, sandbox_account, sandbox):
+    capture_lost = create(api, amount=2500, capture_method="manual")
+    void_lost = create(api, amount=2500, capture_method="manual")
+    sandbox.app.faults.arm(truncate=True)
+    assert api.post(f"/v1/payments/{capture_lost['id']}/capture", {"amount": 2000}, format="json").status_code == 502
+    sandbox.app.faults.arm(truncate=True)
+    assert api.post(f"/v1/payments/{void_lost['id']}/cancel", {}, format="json").status_code == 502
+    due = max(PaymentAttempt.objects.filter(payment__public_id__in=[capture_lost["id"], void_lost["id"]])
+              .values_list("next_sync_at", flat=True))
+
+    results = []
+    sweeps.sweep_due_attempts(
+        enqueue=lambda pk, token: results.append(sweeps.sync_claimed_attempt(attempt_pk=pk, token=token)), now=due)
+
+    assert results == ["synced", "synced"]
+    captured = PaymentOperation.objects.get(public_id=capture_lost["id"])
+    assert (captured.status, captured.amount_captured, captured.amount_capturable) == ("partially_captured", 2000, 500)
+    assert PaymentOperation.objects.get(public_id=void_lost["id"]).status == "cancelled"
 
 
 def test_capture_reset_before_the_bank_acted_is_released_by_sync(api, sandbox_account, sandbox):
