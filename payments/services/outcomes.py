@@ -336,6 +336,11 @@ def _reconcile_amounts(payment, attempt, target: str, outcome: Outcome) -> None:
     if target in (AttemptStatus.AUTHORIZED, AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
         payment.amount_authorized = max(payment.amount_authorized, attempt.amount)
     banks_total = _captured_total(attempt, target, outcome)
+    in_flight = payment.amount_capturing - payment.amount_capture_unknown
+    if banks_total is not None and outcome.captured_is_banks_total and in_flight > 0:
+        # A capture is on its way and the bank's total may already count it: its own answer
+        # will, so the amounts wait for the next sync rather than count it twice.
+        banks_total = None
     if banks_total is not None:
         payment.amount_captured = max(payment.amount_captured, banks_total)
         if outcome.captured_is_banks_total and payment.amount_capture_unknown:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from connectors.authipay.simulator import AuthipaySimulator
 from connectors.banco_x.simulator import BancoXSimulator
+from connectors.base import Card
 from connectors.models import ConnectorCall
 from connectors.testing.simulator import SimulatorServer
 from payments import services
@@ -139,6 +140,30 @@ def test_the_sweep_settles_a_lost_capture_and_a_lost_void_without_anyone_asking(
     assert PaymentOperation.objects.get(public_id=void_lost["id"]).status == "cancelled"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_while_a_capture_is_answered_slowly_never_counts_it_twice(merchant, sandbox_account, sandbox):
+    needs_postgres()
+    payment = services.create_payment(merchant=merchant, mode="test", amount=2500, currency="EUR",
+                                      capture_method="manual")
+    payment = services.confirm_payment(payment_pk=payment.pk, payment_method_type="card",
+                                       card=Card("4242424242424242", 12, 2034, "123"))
+    sandbox.app.faults.arm(delay_after=1.0)  # the bank captures at once and answers a second later
+
+    def capture_or_sync(index):
+        if index == 0:
+            return services.capture_payment(payment_pk=payment.pk, amount=2000)
+        import time
+
+        time.sleep(0.4)  # the capture is at the bank, its answer on the way
+        return services.sync_payment(payment_pk=payment.pk)
+
+    run_together(2, capture_or_sync)
+
+    payment.refresh_from_db()
+    assert (payment.amount_captured, payment.amount_capturing, payment.amount_capturable) == (2000, 0, 500)
+    assert services.sync_payment(payment_pk=payment.pk).amount_captured == 2000
+
+
 def test_capture_reset_before_the_bank_acted_is_released_by_sync(api, sandbox_account, sandbox):
     payment = create(api, amount=2500, capture_method="manual")
     sandbox.app.faults.arm(reset=True)  # the connection drops before the bank captures anything
@@ -237,8 +262,6 @@ def test_ten_concurrent_cancels_send_one_void_and_refuse_the_rest_with_409(merch
     needs_postgres()
     payment = services.create_payment(merchant=merchant, mode="test", amount=3000, currency="EUR",
                                       capture_method="manual")
-    from connectors.base import Card
-
     payment = services.confirm_payment(payment_pk=payment.pk, payment_method_type="card",
                                        card=Card("4242424242424242", 12, 2034, "123"))
     sandbox.app.faults.arm(delay=0.5)  # the void is slow: every other cancel arrives while it is out
