@@ -148,9 +148,11 @@ class ConnectorConformance(RecoveryMatrix):
     @pytest.fixture
     def account(self, bank, webhooks, make_merchant, make_account):
         merchant, _ = make_merchant(name=f"{self.connector_class.key} conformance")
-        return make_account(
+        account = make_account(
             merchant, connector=self.connector_class.key, base_url=bank.base_url, credentials=self.credentials
         )
+        webhooks.clear(path_prefix=account.webhook_path)
+        return account
 
     # -- scenario helpers ----------------------------------------------------------------------
 

@@ -139,7 +139,7 @@ class RecoveryMatrix:
     # -- webhooks ----------------------------------------------------------------------------
 
     def webhook_case(self, flow: Flow, case: RecoveryCase, bank: Bank, account, webhooks) -> PaymentOperation:
-        webhooks.clear()
+        webhooks.clear(path_prefix=account.webhook_path)
         if flow == Flow.AUTHORIZE:
             payment = self.reach_pending(bank, account)
             attempt = payment.latest_attempt

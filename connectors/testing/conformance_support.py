@@ -123,6 +123,9 @@ class WebhookCatcher(SimulatorApp):
         super().__init__()
         self.arrived = threading.Condition(self.lock)
         self.caught: list[CaughtWebhook] = []
+        # Only webhooks to this path are kept: a late one from an earlier test's bank (another
+        # account) must never pass for this test's.
+        self.path_prefix = ""
 
     @route("POST", "/webhooks/{connector}/{account}/")
     def account_webhook(self, request: Request):
@@ -134,13 +137,16 @@ class WebhookCatcher(SimulatorApp):
 
     def _keep(self, request: Request):
         with self.arrived:
+            if not request.path.startswith(self.path_prefix):
+                return json_response({"received": True, "kept": False})
             self.caught.append(CaughtWebhook(request.path, dict(request.headers), request.body))
             self.arrived.notify_all()
         return json_response({"received": True})
 
-    def clear(self) -> None:
+    def clear(self, path_prefix: str = "") -> None:
         with self.lock:
             self.caught.clear()
+            self.path_prefix = path_prefix
 
     def wait_for(self, count: int, timeout: float = SETTLE_TIMEOUT) -> list[CaughtWebhook]:
         with self.arrived:
