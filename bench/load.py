@@ -1,6 +1,11 @@
 """The load generator: runs a plan of HTTP requests with a pool of threads, in its own process.
 
-    python -m bench.load PLAN.json RESULT.json --concurrency 16 --max-seconds 60
+    python -m bench.load PLAN.json RESULT.json --concurrency 16 --max-seconds 60 [--rate 80]
+
+Closed loop by default: each of ``concurrency`` clients sends its next request when the last one
+is answered, so the server's speed sets the rate. With ``--rate`` the loop is open: request i is
+due at i / rate seconds, whatever the answers do (``concurrency`` is then the most in flight), and
+its latency counts from when it was due, so waiting for a free client is counted too.
 
 A plan is {"base_url": ..., "requests": [{"method", "path", "headers", "body"}, ...]}. Every
 request is sent once (bounded in count) unless the time bound ends the run first. The result
@@ -53,13 +58,14 @@ class Client:
             self.connection = None
 
 
-def run(plan: dict, concurrency: int, max_seconds: float) -> dict:
+def run(plan: dict, concurrency: int, max_seconds: float, rate: float | None = None) -> dict:
     base = urlsplit(plan["base_url"])
     requests_ = plan["requests"]
     results: list[dict | None] = [None] * len(requests_)
     next_index = iter(range(len(requests_)))
     lock = threading.Lock()
     deadline = time.monotonic() + max_seconds
+    origin = time.perf_counter()
 
     def worker():
         client = Client(base.hostname, base.port)
@@ -73,6 +79,11 @@ def run(plan: dict, concurrency: int, max_seconds: float) -> dict:
                 spec["body"].encode() if spec.get("body") else None)
             headers = {"Content-Type": "application/json", **spec.get("headers", {})}
             started = time.perf_counter()
+            if rate:
+                due = origin + index / rate
+                if due > started:
+                    time.sleep(due - started)
+                started = due
             try:
                 response, data = client.send(spec["method"], spec["path"], headers, body)
             except OSError as exc:
@@ -98,7 +109,7 @@ def run(plan: dict, concurrency: int, max_seconds: float) -> dict:
         thread.join(max_seconds + 120)
     elapsed = time.perf_counter() - started
     done = [r for r in results if r is not None]
-    return {"elapsed": elapsed, "concurrency": concurrency, "planned": len(requests_), "results": done}
+    return {"elapsed": elapsed, "concurrency": concurrency, "rate": rate, "planned": len(requests_), "results": done}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,10 +118,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("result")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-seconds", type=float, default=60)
+    parser.add_argument("--rate", type=float, default=None, help="requests per second (open loop)")
     args = parser.parse_args(argv)
     with open(args.plan) as handle:
         plan = json.load(handle)
-    outcome = run(plan, args.concurrency, args.max_seconds)
+    outcome = run(plan, args.concurrency, args.max_seconds, args.rate)
     with open(args.result, "w") as handle:
         json.dump(outcome, handle)
 

@@ -79,14 +79,16 @@ def recreate_database(url: str) -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
 
 
-def load(base_url: str, requests_: list[dict], *, concurrency: int, max_seconds: float) -> dict:
-    """Run a plan in the load-generator process; returns its result."""
+def load(base_url: str, requests_: list[dict], *, concurrency: int, max_seconds: float,
+         rate: float | None = None) -> dict:
+    """Run a plan in the load-generator process (open loop at ``rate`` per second if given)."""
     with tempfile.TemporaryDirectory() as folder:
         plan, result = Path(folder) / "plan.json", Path(folder) / "result.json"
         plan.write_text(json.dumps({"base_url": base_url, "requests": requests_}))
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-m", "bench.load", str(plan), str(result), "--concurrency", str(concurrency),
-                        "--max-seconds", str(max_seconds)], cwd=ROOT, check=True, timeout=max_seconds + 180)
+                        "--max-seconds", str(max_seconds), *(["--rate", str(rate)] if rate else [])],
+                       cwd=ROOT, check=True, timeout=max_seconds + 180)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         outcome = json.loads(result.read_text())
         outcome["generator_cpu_seconds"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -326,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread when > 1)")
     parser.add_argument("--max-seconds", type=float, default=60, help="time bound per scenario")
+    parser.add_argument("--only", choices=["all", "classic", "serving"], default="all",
+                        help="classic: the 16-client scenarios; serving: bank latency, hangs and slow clients")
+    parser.add_argument("--serving-requests", type=int, default=1500, help="payments per serving scenario")
     parser.add_argument("--database", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pagoflex_bench"))
     args = parser.parse_args(argv)
@@ -343,6 +348,18 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     logs = ROOT / "var" / "bench"  # server output, kept out of the repository
     logs.mkdir(parents=True, exist_ok=True)
+    serving = None
+    if args.only in ("all", "serving"):
+        from bench.serving import run_serving
+
+        serving = run_serving(args, env=env, database_url=args.database, stamp=stamp, logs=logs, load=load,
+                              summarize=summarize, payment_request=payment_request,
+                              bank_time_by_object=bank_time_by_object, bank_key=BANK_KEY, bank_secret=BANK_SECRET)
+        if args.only == "serving":
+            out = RESULTS / f"bench-serving-{stamp}.json"
+            out.write_text(json.dumps({"taken_at": stamp, "serving": serving}, indent=2, default=str))
+            print(f"\nwrote {out.relative_to(ROOT)}")
+            return 0
     bank = servers.sandbox_bank(api_key=BANK_KEY, webhook_secret=BANK_SECRET, log_path=logs / f"bank-{stamp}.log").start()
     pagoflex = servers.gunicorn(database=env["DATABASE_URL"], workers=args.workers, threads=args.threads,
                                 extra_env=env, log_path=logs / f"gunicorn-{stamp}.log").start()
@@ -385,9 +402,10 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_ceiling_create_confirm_per_s": limits["cpu_ceiling_create_confirm_per_s"],
         "orm_statement_cpu_ms": statement_cpu, "what_sets_the_limit": limits,
         "load_average_before_after": [load_before, os.getloadavg()[0]],
+        "serving": serving,
     }
     out = RESULTS / f"bench-{stamp}.json"
-    out.write_text(json.dumps(report, indent=2))
+    out.write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {out.relative_to(ROOT)}")
     return 0
 

@@ -127,6 +127,23 @@ def database_backend_pids(database: str) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+PRODUCTION_CONFIG = ROOT / "pagoflex" / "gunicorn.conf.py"
+
+
+def gunicorn_production(*, database: str, port: int | None = None, extra_env: dict | None = None,
+                        log_path: Path | None = None, worker_class: str | None = None) -> ProcessServer:
+    """Pagoflex under the production server configuration (pagoflex/gunicorn.conf.py), as is:
+    only the address is set here (and the database, which the environment names).
+    ``worker_class="gevent"`` swaps the threads for greenlets (the benchmark's other candidate)."""
+    port = port or free_port()
+    env = {**os.environ, "DATABASE_URL": database, "DJANGO_SETTINGS_MODULE": "pagoflex.settings",
+           "PAGOFLEX_PUBLIC_URL": f"http://127.0.0.1:{port}", **(extra_env or {})}
+    args = [str(BIN / "gunicorn"), "-c", str(PRODUCTION_CONFIG), "--bind", f"127.0.0.1:{port}"]
+    if worker_class:
+        args += ["--worker-class", worker_class, "--worker-connections", "1000"]
+    return ProcessServer(args, env, f"http://127.0.0.1:{port}", "/healthz", log_path)
+
+
 def gunicorn(*, database: str, workers: int = 2, threads: int = 1, port: int | None = None, extra_env: dict | None = None,
              log_path: Path | None = None, timeout: int = 60) -> ProcessServer:
     """Pagoflex under gunicorn: ``threads`` > 1 uses the gthread worker."""
@@ -141,10 +158,12 @@ def gunicorn(*, database: str, workers: int = 2, threads: int = 1, port: int | N
     return ProcessServer(args, env, f"http://127.0.0.1:{port}", "/v1/payments", log_path)
 
 
-def sandbox_bank(*, api_key: str, webhook_secret: str, port: int | None = None,
-                 log_path: Path | None = None) -> ProcessServer:
-    """The sandbox bank simulator as its own process (with Server-Timing, see bench/sandbox_bank.py)."""
+def sandbox_bank(*, api_key: str, webhook_secret: str, port: int | None = None, log_path: Path | None = None,
+                 latency: str = "none", hang_fraction: float = 0.0, hang_seconds: float = 0.0) -> ProcessServer:
+    """The sandbox bank simulator as its own process (with Server-Timing and an optional latency
+    and hang profile, see bench/sandbox_bank.py)."""
     port = port or free_port()
     args = [sys.executable, "-m", "bench.sandbox_bank", "--host", "127.0.0.1", "--port", str(port),
-            "--api-key", api_key, "--webhook-secret", webhook_secret]
+            "--api-key", api_key, "--webhook-secret", webhook_secret, "--latency", latency,
+            "--hang-fraction", str(hang_fraction), "--hang-seconds", str(hang_seconds)]
     return ProcessServer(args, dict(os.environ), f"http://127.0.0.1:{port}", "/v1/ping", log_path)

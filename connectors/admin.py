@@ -210,14 +210,12 @@ class ConnectorAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="webhook URL to give the bank")
     def webhook_url(self, obj):
-        from payments.services.connector_calls import account_webhook_url
-
         if not (obj and obj.pk):
             return ""
         return format_html(
             '<span class="pf-copy"><input type="text" id="webhook-url" readonly value="{}"> '
             '<button type="button" class="button" data-copy-target="webhook-url">Copy</button></span>',
-            account_webhook_url(obj),
+            obj.webhook_url,
         )
 
     @admin.display(description="bank URL in use")

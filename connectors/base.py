@@ -34,8 +34,9 @@ from connectors.errors import (
     FlowNotSupported,
     IntegrityMismatch,
 )
+from connectors.http import HttpResponse, default_executor
 from connectors.masking import luhn_valid, mask_card_number
-from payments.statuses import AttemptStatus, RefundStatus
+from connectors.statuses import AttemptStatus, RefundStatus
 
 
 class Flow(enum.StrEnum):
@@ -217,34 +218,6 @@ class ConnectorRequest:
         return self.body.decode("utf-8") if self.body else ""
 
 
-@dataclass
-class HttpResponse:
-    status_code: int
-    headers: dict[str, str]
-    body: bytes
-    latency_ms: int = 0
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        """The body as JSON (numbers with decimals as ``Decimal``); a body that is not JSON
-        means the outcome is unknown."""
-        try:
-            return json.loads(self.body, parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError):
-            raise ConnectorUnknownOutcome(
-                f"connector answered HTTP {self.status_code} with a body that is not JSON",
-                code="invalid_connector_response",
-                status_code=self.status_code,
-            ) from None
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status_code < 300
-
-
 def json_dumps(payload: Any) -> bytes:
     """The one JSON encoding of request bodies: compact, UTF-8, order as given.
 
@@ -391,8 +364,6 @@ class Connector:
     recovery: ClassVar[Recovery] = Recovery()
 
     def __init__(self, credentials: dict, base_url: str = "", http=None):
-        from connectors.http import default_executor
-
         self.credentials = dict(credentials)
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.http = http or default_executor()

@@ -8,10 +8,13 @@ with URL, headers and bodies masked, so the orchestration can write the call log
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -41,6 +44,34 @@ class ConnectorCallRecord:
     started_at: float = 0.0
 
 
+@dataclass
+class HttpResponse:
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+    latency_ms: int = 0
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON (numbers with decimals as ``Decimal``); a body that is not JSON
+        means the outcome is unknown."""
+        try:
+            return json.loads(self.body, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError):
+            raise ConnectorUnknownOutcome(
+                f"connector answered HTTP {self.status_code} with a body that is not JSON",
+                code="invalid_connector_response",
+                status_code=self.status_code,
+            ) from None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
 class HttpExecutor:
     def __init__(self):
         self._local = threading.local()
@@ -60,8 +91,6 @@ class HttpExecutor:
         return session
 
     def send(self, request, *, flow: str, connector):
-        from connectors.base import HttpResponse
-
         secrets = connector.secret_values()
         timeout = request.timeout or (settings.CONNECTOR_CONNECT_TIMEOUT, settings.CONNECTOR_READ_TIMEOUT)
         record = ConnectorCallRecord(

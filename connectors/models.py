@@ -5,14 +5,16 @@ from django.db import models
 from django.utils import timezone
 
 from connectors import crypto
+from connectors.ids import id_factory
+from connectors.modes import Mode
 from connectors.registry import UnknownConnector, get_connector_class
-from payments.ids import id_factory
-from payments.models import Merchant, Mode
 
 
 class ConnectorAccount(models.Model):
     public_id = models.CharField(max_length=40, unique=True, default=id_factory("mca"), editable=False)
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="connector_accounts")
+    # The one pointer from connectors/ up to payments/: an account is a merchant's. By name, so
+    # the connector layer needs no import of the payments app (docs/architecture.md).
+    merchant = models.ForeignKey("payments.Merchant", on_delete=models.CASCADE, related_name="connector_accounts")
     connector = models.CharField(max_length=40, help_text="The connector's key, e.g. sandbox, paytm, authipay.")
     label = models.CharField(max_length=200)
     mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
@@ -78,6 +80,11 @@ class ConnectorAccount(models.Model):
     def webhook_path(self) -> str:
         return f"/webhooks/{self.connector_class.key}/{self.public_id}/"
 
+    @property
+    def webhook_url(self) -> str:
+        """Where the bank sends this account's webhooks: ``PAGOFLEX_PUBLIC_URL`` + ``webhook_path``."""
+        return settings.PAGOFLEX_PUBLIC_URL + self.webhook_path
+
 
 class ConnectorCall(models.Model):
     """One HTTP exchange with a connector, masked: the evidence of what was asked and answered."""
@@ -99,6 +106,9 @@ class ConnectorCall(models.Model):
     response_body = models.TextField(blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=1000, blank=True)
+    # The API request (or task, ``task_<id>``) that made the call: the same id as in its log
+    # lines and its ``Request-Id`` answer header (observability/request_ids.py).
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from connectors.base import Flow
+from connectors.calls import run_flow
 from connectors.errors import ConnectorError
 from connectors.models import ConnectorAccount
 
@@ -29,8 +30,6 @@ def check_connection(*, account: ConnectorAccount, actor: str) -> ConnectionChec
     other, and the result says in plain words what went wrong: unreachable, credentials refused,
     or an unexpected answer. Nothing is charged and nothing in the account changes.
     """
-    from payments.services.connector_calls import run_flow
-
     connector = account.build_connector()
     if not connector.supports(Flow.CHECK_CONNECTION):
         return ConnectionCheck(ok=False, message=f"{connector.key} has no connection check")

@@ -8,11 +8,14 @@ the schedule itself lives in the database (django-celery-beat, created by a migr
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
+
+from observability.request_ids import request_id_scope
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pagoflex.settings")
 
 app = Celery("pagoflex")
+_task_scopes: dict = {}  # task id -> its request-id scope, entered before the task and left after
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
@@ -29,3 +32,17 @@ def ensure_broker_folders() -> None:
 @app.on_after_configure.connect
 def _prepare_broker(sender, **kwargs):
     ensure_broker_folders()
+
+
+@signals.task_prerun.connect
+def _task_request_id(task_id=None, **kwargs):
+    """A task's log lines and connector calls carry ``task_<id>``, as a request's carry its id."""
+    _task_scopes[task_id] = request_id_scope(f"task_{task_id}")
+    _task_scopes[task_id].__enter__()
+
+
+@signals.task_postrun.connect
+def _end_task_request_id(task_id=None, **kwargs):
+    scope = _task_scopes.pop(task_id, None)
+    if scope is not None:
+        scope.__exit__(None, None, None)

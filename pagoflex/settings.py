@@ -60,6 +60,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: health checks answer before host validation and the HTTPS redirect (pagoflex/health.py);
+    # then every other request gets its id, its log line and its metrics.
+    "pagoflex.health.HealthCheckMiddleware",
+    "observability.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -103,6 +107,20 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # behind a pooler in transaction mode (PgBouncer), where prepared statements do not follow.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=True))
+    # A bounded pool of connections per process (Django's native psycopg pool), shared by the
+    # process's threads. Services give their connection back while they wait on a bank
+    # (payments/services/connector_calls.py), so a thread waiting on a bank holds no connection
+    # and a few connections serve many in-flight payments (docs/deployment.md). 0: no pool, one
+    # connection per thread (the default outside the production server configuration).
+    DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=0)
+    if DATABASE_POOL_MAX_SIZE > 0:
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": min(env.int("DATABASE_POOL_MIN_SIZE", default=2), DATABASE_POOL_MAX_SIZE),
+            "max_size": DATABASE_POOL_MAX_SIZE,
+            # Seconds a request waits for a free connection before it is answered 503.
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -212,11 +230,30 @@ SPECTACULAR_SETTINGS = {
 # Largest request body accepted by the API and webhook endpoints.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
+# Logs: one JSON object a line in production (LOG_FORMAT=json, the default with DEBUG=False),
+# readable lines in development; every record carries the request id (observability/request_ids.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "observability.request_ids.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # One line per request from observability's middleware; runserver's own would repeat it.
+        "django.server": {"level": "WARNING"},
+    },
 }
+
+# /metrics (pagoflex/metrics.py): a scrape sends "Authorization: Bearer <METRICS_TOKEN>". With no
+# token it is served in development only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

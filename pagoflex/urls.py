@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from pagoflex.metrics import metrics_view
 from payments import views as customer_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("v1/", include("payments.api.urls")),
     path("v1/", include("webhooks.api.urls")),
     path("webhooks/", include("webhooks.urls")),

@@ -1,10 +1,16 @@
-"""The platform's status vocabulary, shared by the models, the services and the connectors.
+"""The platform's status vocabulary, shared by the models, the services and the API.
 
-Connectors answer in these terms (an attempt or refund status); the state machines that say
-which moves are legal live in ``payments/state_machine.py``.
+A payment's own statuses live here. The attempt and refund statuses are the words a connector
+reports, so the connector contract owns them (``connectors/statuses.py``); they are re-exported
+here so that payments code reads one vocabulary. The state machines that say which moves are
+legal live in ``payments/state_machine.py``.
 """
 
 from django.db import models
+
+from connectors.statuses import AttemptStatus, RefundStatus
+
+__all__ = ["AttemptStatus", "CaptureMethod", "PaymentMethodType", "PaymentStatus", "RefundStatus"]
 
 
 class PaymentStatus(models.TextChoices):
@@ -19,21 +25,6 @@ class PaymentStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
-class AttemptStatus(models.TextChoices):
-    STARTED = "started"
-    PENDING = "pending"
-    AUTHENTICATION_PENDING = "authentication_pending"
-    AUTHORIZED = "authorized"
-    CHARGED = "charged"
-    PARTIALLY_CHARGED = "partially_charged"
-    VOIDED = "voided"
-    FAILURE = "failure"
-
-
-class RefundStatus(models.TextChoices):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
 
 
 class CaptureMethod(models.TextChoices):

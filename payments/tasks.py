@@ -6,35 +6,36 @@ tasks call the same services the API and the admin use.
 
 from datetime import datetime
 
-from pagoflex.celery import app
+from celery import shared_task
+
 from payments.services import sweeps
 
 
-@app.task(name="payments.sweep_payment_syncs")
+@shared_task(name="payments.sweep_payment_syncs")
 def sweep_payment_syncs() -> int:
     """Claim due pending and customer-action attempts; one ``payments.sync_attempt`` task each."""
     return sweeps.sweep_due_attempts(enqueue=lambda pk, token: sync_attempt.delay(pk, token.isoformat()))
 
 
-@app.task(name="payments.sync_attempt")
+@shared_task(name="payments.sync_attempt")
 def sync_attempt(attempt_pk: int, token: str) -> str:
     """Sync one claimed attempt (and expire it if it waited for the customer too long)."""
     return sweeps.sync_claimed_attempt(attempt_pk=attempt_pk, token=datetime.fromisoformat(token))
 
 
-@app.task(name="payments.sweep_refund_syncs")
+@shared_task(name="payments.sweep_refund_syncs")
 def sweep_refund_syncs() -> int:
     """Claim due pending refunds; one ``payments.sync_refund`` task each."""
     return sweeps.sweep_due_refunds(enqueue=lambda pk, token: sync_refund.delay(pk, token.isoformat()))
 
 
-@app.task(name="payments.sync_refund")
+@shared_task(name="payments.sync_refund")
 def sync_refund(refund_pk: int, token: str) -> str:
     """Sync one claimed refund."""
     return sweeps.sync_claimed_refund(refund_pk=refund_pk, token=datetime.fromisoformat(token))
 
 
-@app.task(name="payments.expire_abandoned_payments")
+@shared_task(name="payments.expire_abandoned_payments")
 def expire_abandoned_payments() -> int:
     """Make payments waiting for the customer past their time-to-live due, then sweep them:
     each is synced once more and expired if still not done."""
@@ -44,7 +45,7 @@ def expire_abandoned_payments() -> int:
     return made_due
 
 
-@app.task(name="payments.purge_idempotency_records")
+@shared_task(name="payments.purge_idempotency_records")
 def purge_idempotency_records() -> int:
     """Forget Idempotency-Key answers past their retention."""
     return sweeps.purge_idempotency_records()

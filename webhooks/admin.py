@@ -14,9 +14,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from connectors.masking import mask_headers
-from payments.admin_timeline import pretty_body, tone_of
-from webhooks import inbound, outbound
+from payments.admin.overview import add_overview_section
+from payments.admin.timeline import add_timeline_source, pretty_body, tone_of
+from webhooks import backoffice, inbound, outbound
 from webhooks.models import MerchantEvent, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
+
+# The payments back office shows webhooks without importing this app: it is told here.
+add_overview_section(backoffice.OVERVIEW_TEMPLATE, backoffice.overview_figures)
+add_timeline_source("webhooks", backoffice.timeline_entries)
 
 
 def _account_secrets(event) -> list[str]:

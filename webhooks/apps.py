@@ -6,4 +6,5 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self):
-        from webhooks import signals  # noqa: F401  (connects the receivers)
+        # Connect the receivers: the endpoint flag, and the fan-out of the outbox's new events.
+        from webhooks import outbound, signals  # noqa: F401

@@ -21,8 +21,8 @@ from connectors.registry import UnknownConnector, get_connector_class
 from payments.models import PaymentAttempt, Refund
 from payments.services.outcomes import (
     Outcome,
-    _apply_attempt_outcome_locked,
-    _apply_refund_outcome_locked,
+    apply_attempt_outcome_locked,
+    apply_refund_outcome_locked,
     lock_payment_with_attempts,
     locked_with_payment,
     state_change,
@@ -148,8 +148,8 @@ def _apply(event: WebhookEvent, account: ConnectorAccount, parsed: IncomingWebho
         except IntegrityError:
             return _finish(event, WebhookOutcome.DUPLICATE, "this event was applied already")
         actor = f"webhook:{event.public_id}"
-        result = (_apply_refund_outcome_locked(target.payment, target, outcome, actor=actor) if is_refund
-                  else _apply_attempt_outcome_locked(target.payment, target, outcome, actor=actor))
+        result = (apply_refund_outcome_locked(target.payment, target, outcome, actor=actor) if is_refund
+                  else apply_attempt_outcome_locked(target.payment, target, outcome, actor=actor))
         if result.integrity_mismatch:
             return _finish(event, WebhookOutcome.INTEGRITY_MISMATCH, mismatch)
         if result.illegal_transition:

@@ -1,10 +1,17 @@
-"""Inbound bank events, stored before anything else happens to them."""
+"""Inbound bank events, stored before anything else happens to them; merchants' endpoints and
+the deliveries of the outbox's events to them.
+
+The outbox itself (``MerchantEvent``, ``EventType``) belongs to the payments app, which writes
+it beside each state change; they are re-exported here for the delivery code's readers."""
 
 from django.db import models
 from django.utils import timezone
 
 from payments.ids import id_factory
-from payments.models import Mode
+from payments.models import EventType, MerchantEvent, Mode
+
+__all__ = ["ALL_EVENTS", "AppliedWebhook", "DeliveryStatus", "EventType", "MerchantEvent", "WebhookDelivery",
+           "WebhookDeliveryAttempt", "WebhookEndpoint", "WebhookEvent", "WebhookOutcome"]
 
 
 class WebhookOutcome(models.TextChoices):
@@ -71,20 +78,7 @@ class AppliedWebhook(models.Model):
                                                name="unique_applied_webhook_per_account")]
 
 
-# -- outbound: events to merchants ---------------------------------------------------------------
-
-
-class EventType(models.TextChoices):
-    PAYMENT_SUCCEEDED = "payment.succeeded"
-    PAYMENT_FAILED = "payment.failed"
-    PAYMENT_REQUIRES_CAPTURE = "payment.requires_capture"
-    PAYMENT_REQUIRES_CUSTOMER_ACTION = "payment.requires_customer_action"
-    PAYMENT_CANCELLED = "payment.cancelled"
-    PAYMENT_CAPTURED = "payment.captured"
-    PAYMENT_INTEGRITY_MISMATCH = "payment.integrity_mismatch"
-    REFUND_SUCCEEDED = "refund.succeeded"
-    REFUND_FAILED = "refund.failed"
-
+# -- outbound: delivering the outbox's events to merchants --------------------------------------
 
 ALL_EVENTS = "*"
 
@@ -124,28 +118,6 @@ class WebhookEndpoint(models.Model):
         return self.enabled and (ALL_EVENTS in self.enabled_events or event_type in self.enabled_events)
 
 
-class MerchantEvent(models.Model):
-    """The outbox: one row per change a merchant hears about, written in the same transaction
-    as the change. ``data`` is the object as the API rendered it at that moment."""
-
-    public_id = models.CharField(max_length=40, unique=True, default=id_factory("evt"), editable=False)
-    merchant = models.ForeignKey("payments.Merchant", on_delete=models.CASCADE, related_name="+")
-    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
-    type = models.CharField(max_length=64, choices=EventType.choices, db_index=True)
-    payment = models.ForeignKey("payments.PaymentOperation", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="merchant_events")
-    refund = models.ForeignKey("payments.Refund", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="merchant_events")
-    data = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["merchant", "mode", "-created_at", "-id"])]
-
-    def __str__(self):
-        return f"{self.type} {self.public_id}"
-
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"
@@ -157,7 +129,7 @@ class WebhookDelivery(models.Model):
     """One event to one endpoint. ``next_attempt_at`` is when the next try is due; while a worker
     holds the delivery it is the end of that worker's claim (see payments/services/sweeps.py)."""
 
-    event = models.ForeignKey(MerchantEvent, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey("payments.MerchantEvent", on_delete=models.CASCADE, related_name="deliveries")
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING,
                               db_index=True)

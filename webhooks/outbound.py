@@ -1,10 +1,11 @@
-"""Events to merchants: the outbox and its delivery.
+"""Events to merchants: delivering the outbox.
 
-Events are written by the services in the same transaction as the change that causes them
-(``emit_payment_event``, ``emit_refund_event``; a state change collects its events and writes
-them together before it commits), with one delivery row per endpoint that wants them. Once that transaction commits a task is asked to deliver at once; if that request is
-lost (a crash between commit and enqueue, a broker outage) the retry sweep finds the delivery
-due a minute later. So no change is without its event, and no event is without its change.
+The payments app writes the events (``payments/outbox.py``) in the same transaction as the
+change that causes them, and sends ``events_written``; ``fan_out`` here receives it, still in
+that transaction, and writes one delivery row per endpoint that wants each event. Once that
+transaction commits a task is asked to deliver at once; if that request is lost (a crash between
+commit and enqueue, a broker outage) the retry sweep finds the delivery due a minute later.
+This module reads the outbox and never writes it.
 
 Delivery: ``POST`` of the event as JSON, signed with the endpoint's secret in
 ``Pagoflex-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``. A 2xx within
@@ -19,19 +20,20 @@ import json
 import logging
 import random
 import time
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import receiver
 from django.utils import timezone
 
 from connectors.crypto import hmac_sha256_hex
+from payments.models import MerchantEvent
+from payments.outbox import events_written
 from payments.services.claims import CLAIM_LEASE, claim_due, sweep, take_claim
-from webhooks.models import DeliveryStatus, EventType, MerchantEvent, WebhookDelivery, WebhookDeliveryAttempt
+from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 
 logger = logging.getLogger("pagoflex.webhooks.outbound")
 
@@ -43,138 +45,14 @@ RETRY_MAX_INTERVAL = timedelta(hours=6)
 FIRST_TRY_GRACE = timedelta(minutes=1)
 EXCERPT_BYTES = 1000
 
-PAYMENT_STATUS_EVENTS = {
-    "succeeded": EventType.PAYMENT_SUCCEEDED,
-    "failed": EventType.PAYMENT_FAILED,
-    "requires_capture": EventType.PAYMENT_REQUIRES_CAPTURE,
-    "requires_customer_action": EventType.PAYMENT_REQUIRES_CUSTOMER_ACTION,
-    "cancelled": EventType.PAYMENT_CANCELLED,
-}
 
+# -- fanning out (inside the transaction that wrote the events) ---------------------------------
 
-# -- writing events (inside the caller's transaction) -------------------------------------------
+@receiver(events_written, dispatch_uid="webhooks_fan_out_merchant_events")
+def fan_out(sender, events: list[MerchantEvent], **kwargs) -> None:
+    """One delivery per event and endpoint that wants it; the first tries are enqueued on commit.
 
-class EventCollector:
-    """The merchant events of one state change, written together when it ends
-    (``payments.services.outcomes.state_change``): each object rendered once, in its final
-    state in that transaction (the state the merchant can ever see), one INSERT for the events,
-    one query for the endpoints, one INSERT for the deliveries."""
-
-    def __init__(self):
-        self.pending: list[tuple[object, str, dict]] = []
-
-    def add(self, obj, event_type: str, extra: dict) -> None:
-        self.pending.append((obj, event_type, extra))
-
-    def write(self) -> list[MerchantEvent]:
-        rendered: dict[int, dict] = {}
-        events = []
-        without_endpoints = set()
-        for obj, event_type, extra in self.pending:
-            if id(obj) not in rendered:
-                rendered[id(obj)] = _render(obj)
-            events.append(_event_for(obj, event_type, {"object": rendered[id(obj)], **extra}))
-            if not _may_have_endpoints(obj):
-                without_endpoints.add(events[-1].merchant_id)
-        self.pending = []
-        if not events:
-            return []
-        events = MerchantEvent.objects.bulk_create(events)
-        _fan_out([event for event in events if event.merchant_id not in without_endpoints])
-        return events
-
-
-_collector: ContextVar[EventCollector | None] = ContextVar("merchant_event_collector", default=None)
-
-
-@contextmanager
-def collecting():
-    """Collect the merchant events emitted inside; the caller writes them (``write()``) before
-    its transaction commits."""
-    collector = EventCollector()
-    token = _collector.set(collector)
-    try:
-        yield collector
-    finally:
-        _collector.reset(token)
-
-
-def pending_count() -> int:
-    """How many merchant events the current collection holds (0 outside one)."""
-    collector = _collector.get()
-    return len(collector.pending) if collector is not None else 0
-
-
-def forget_after(count: int) -> None:
-    """Drop the events collected after the first ``count`` (their savepoint rolled back)."""
-    collector = _collector.get()
-    if collector is not None:
-        del collector.pending[count:]
-
-
-def emit_payment_event(payment, event_type: str, **extra) -> None:
-    """Write a payment event to the outbox; call it inside the state change's transaction."""
-    _emit(payment, event_type, extra)
-
-
-def emit_payment_status_event(payment) -> None:
-    """The event for the payment's new status, if merchants hear about that status."""
-    event_type = PAYMENT_STATUS_EVENTS.get(payment.status)
-    if event_type:
-        emit_payment_event(payment, event_type)
-
-
-def emit_refund_event(refund, event_type: str) -> None:
-    """Write a refund event to the outbox, inside the refund's state change transaction."""
-    _emit(refund, event_type, {})
-
-
-def _emit(obj, event_type: str, extra: dict) -> None:
-    collector = _collector.get()
-    if collector is None:
-        collector = EventCollector()
-        collector.add(obj, event_type, extra)
-        collector.write()
-    else:
-        collector.add(obj, event_type, extra)
-
-
-def _render(obj) -> dict:
-    from payments.api.serializers import PaymentOutput, RefundOutput
-    from payments.models import Refund
-
-    data = RefundOutput(obj).data if isinstance(obj, Refund) else PaymentOutput(obj).data
-    # JSON round trip: what is stored is exactly what will be sent (dates as ISO text).
-    return json.loads(json.dumps(data, default=str))
-
-
-def _payment_of(obj):
-    """The payment an event is about: the object itself, or a refund's payment."""
-    from payments.models import Refund
-
-    return obj.payment if isinstance(obj, Refund) else obj
-
-
-def _event_for(obj, event_type: str, data: dict) -> MerchantEvent:
-    payment = _payment_of(obj)
-    return MerchantEvent(merchant_id=payment.merchant_id, mode=payment.mode, type=event_type, data=data,
-                         payment_id=payment.pk, refund_id=obj.pk if payment is not obj else None)
-
-
-def _may_have_endpoints(obj) -> bool:
-    """False only when the merchant row read with the locked payment says it has no endpoint."""
-    from payments.models import PaymentOperation
-
-    payment = _payment_of(obj)
-    if not PaymentOperation.merchant.is_cached(payment):
-        return True
-    return payment.merchant.has_webhook_endpoints
-
-
-def _fan_out(events: list[MerchantEvent]) -> None:
-    """One delivery per event and endpoint that wants it; the first tries are enqueued on commit."""
-    from webhooks.models import WebhookEndpoint
-
+    Runs inside the transaction that wrote the events (``payments.outbox.events_written``)."""
     if not events:
         return
     scopes = {(event.merchant_id, event.mode) for event in events}
@@ -307,8 +185,6 @@ def resend_event(*, event: MerchantEvent, endpoint=None) -> list[WebhookDelivery
     after the event gets a delivery of its own. The first try is enqueued on commit. Used by
     the API (``POST /v1/events/{id}/resend``) and the admin.
     """
-    from webhooks.models import WebhookEndpoint
-
     now = timezone.now()
     if endpoint is not None:
         endpoints = [endpoint]

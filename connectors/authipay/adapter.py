@@ -15,7 +15,7 @@ import uuid
 from datetime import timedelta
 
 from connectors.authipay import transformers
-from connectors.authipay.signature import sign
+from connectors.authipay.signature import DEFAULT_SIGNATURE_ENCODING, SIGNATURE_ENCODINGS, sign
 from connectors.base import (
     Connector,
     ConnectorRequest,
@@ -37,7 +37,7 @@ from connectors.errors import (
     ConnectorUnknownOutcome,
 )
 from connectors.registry import register
-from payments.statuses import AttemptStatus, RefundStatus
+from connectors.statuses import AttemptStatus, RefundStatus
 
 SANDBOX_URL = "https://prod.emea.api.fiservapps.com/sandbox/ipp/payments-gateway/v2"
 PRODUCTION_URL = "https://prod.emea.api.fiservapps.com/ipp/payments-gateway/v2"
@@ -65,6 +65,15 @@ class AuthipayConnector(Connector):
             max_length=20,
             help_text="The Authipay store (outlet) the payments belong to",
         ),
+        CredentialField(
+            "signature_encoding",
+            "Signature encoding",
+            secret=False,
+            required=False,
+            max_length=3,
+            help_text="raw (default: Base64 of the HMAC digest, as the EMEA specification says) or hex "
+            "(Base64 of the digest's hex text, as Fiserv's North American pages and SDK samples sign)",
+        ),
     )
     payment_method_types = frozenset({"card"})
     supports_manual_capture = True
@@ -83,6 +92,14 @@ class AuthipayConnector(Connector):
     clock = staticmethod(time.time)
     new_request_id = staticmethod(lambda: str(uuid.uuid4()))
 
+    @classmethod
+    def validate_credentials(cls, credentials: dict) -> dict[str, str]:
+        errors = super().validate_credentials(credentials)
+        encoding = credentials.get("signature_encoding")
+        if "signature_encoding" not in errors and encoding and encoding not in SIGNATURE_ENCODINGS:
+            errors["signature_encoding"] = f"Signature encoding must be one of {', '.join(SIGNATURE_ENCODINGS)}"
+        return errors
+
     # -- wire ----------------------------------------------------------------------------------
 
     def signed_request(self, method: str, path: str, payload: dict | None = None) -> ConnectorRequest:
@@ -98,7 +115,12 @@ class AuthipayConnector(Connector):
             "Client-Request-Id": client_request_id,
             "Timestamp": timestamp,
             "Message-Signature": sign(
-                api_key, self.credentials["api_secret"], client_request_id, timestamp, body.decode("utf-8")
+                api_key,
+                self.credentials["api_secret"],
+                client_request_id,
+                timestamp,
+                body.decode("utf-8"),
+                self.signature_encoding,
             ),
         }
         query = {"storeId": self.store_id} if method == "GET" else None
@@ -107,6 +129,11 @@ class AuthipayConnector(Connector):
     @property
     def store_id(self) -> str:
         return self.credentials["store_id"]
+
+    @property
+    def signature_encoding(self) -> str:
+        """``raw`` unless the account says ``hex`` (see ``signature.py``)."""
+        return self.credentials.get("signature_encoding") or DEFAULT_SIGNATURE_ENCODING
 
     @staticmethod
     def _transaction_path(reference: str) -> str:
@@ -278,14 +305,16 @@ class AuthipayConnector(Connector):
         )
 
     def build_verify(self, data: PaymentData) -> ConnectorRequest:
-        """POST /card-verification: checks the card with its issuer without charging it."""
+        """POST /card-verification: checks the card with its issuer without charging it. The
+        gateway answers a TransactionResponse: an approved zero-amount pre-authorization
+        (APPROVED/AUTHORIZED, transactionType PREAUTH, total 0) when the card is good."""
         return self.signed_request(
             "POST", "/card-verification", transformers.verification_request(self._card(data), self.store_id)
         )
 
     def handle_verify(self, data: PaymentData, response: HttpResponse) -> ConnectorResponse:
         body = response.json()
-        return self._result(body, transformers.attempt_status(body), str(body.get("ipgTransactionId", "")))
+        return self._result(body, transformers.verification_status(body), str(body.get("ipgTransactionId", "")))
 
     @staticmethod
     def _card(data: PaymentData):

@@ -28,6 +28,9 @@ CARDS = {
     "4000000000003063": "challenge_1",  # issuer requires a 3DS 1.0 challenge
 }
 
+# transactionType on the wire: a card verification is a zero-amount pre-authorization.
+WIRE_TYPES = {"VERIFICATION": "PREAUTH"}
+
 PRIMARY_TYPES = {
     "PaymentCardSaleTransaction": ("SALE", "card"),
     "PaymentCardPreAuthTransaction": ("PREAUTH", "card"),
@@ -47,7 +50,7 @@ class Reject(Exception):
 @dataclass
 class Transaction:
     id: str
-    kind: str  # SALE, PREAUTH, POSTAUTH, VOID, RETURN, VERIFICATION
+    kind: str  # SALE, PREAUTH, POSTAUTH, VOID, RETURN, VERIFICATION (on the wire: WIRE_TYPES)
     store_id: str
     amount: int
     currency: str
@@ -62,7 +65,7 @@ class Transaction:
     approval_code: str = ""
     response: tuple[str, str] = ("00", "APPROVED")
     three_ds: dict = field(default_factory=dict)
-    time_ms: int = 0
+    time_seconds: int = 0  # transactionTime: the published unit is epoch seconds
 
 
 @dataclass
@@ -102,11 +105,10 @@ def transaction_body(tx: Transaction, crid: str, *, skew: bool = False) -> dict:
         **envelope(crid),
         "ipgTransactionId": tx.id,
         "orderId": tx.order_id,
-        "transactionType": tx.kind,
-        "transactionTime": tx.time_ms,
+        "transactionType": WIRE_TYPES.get(tx.kind, tx.kind),
+        "transactionTime": tx.time_seconds,
         "transactionStatus": tx.status,
         "transactionState": tx.state,
-        "paymentType": "CREDIT_CARD",
         "transactionOrigin": "ECOM",
         "paymentMethodDetails": {
             "paymentMethodType": "PAYMENT_CARD",
@@ -117,7 +119,6 @@ def transaction_body(tx: Transaction, crid: str, *, skew: bool = False) -> dict:
             },
         },
         "transactionAmount": amount,
-        "storeId": tx.store_id,
         "processor": {"responseCode": tx.response[0], "responseMessage": tx.response[1]},
     }
     if tx.status == "APPROVED":
@@ -137,7 +138,7 @@ def challenge_params(tx: Transaction) -> dict:
             "acsTransID": three_ds["acs_id"],
             "threeDSServerTransID": tx.id,
             "messageType": "CReq",
-            "messageVersion": three_ds["version"],
+            "messageVersion": EMV_MESSAGE_VERSIONS[three_ds["version"]],
             "challengeWindowSize": "05",
         }
     )
@@ -156,6 +157,12 @@ def challenge_params(tx: Transaction) -> dict:
             "merchantData": three_ds["session"],
         }
     return {"type": "3D_SECURE", "version": three_ds["version"], "params": params}
+
+
+# Secure3DAuthenticationResponse.version: the published values name the protocol ("1.0", "2.1"),
+# not the EMV message version inside the CReq ("2.1.0").
+THREE_DS_VERSIONS = {"challenge_1": "1.0", "challenge_2": "2.1"}
+EMV_MESSAGE_VERSIONS = {"1.0": "1.0.2", "2.1": "2.1.0"}
 
 
 def money(value) -> tuple[int, str]:

@@ -25,9 +25,12 @@ from decimal import Decimal
 
 from connectors import amounts
 from connectors.authipay import acs
-from connectors.authipay.signature import signature_matches, timestamp_is_fresh
+from connectors.authipay.published_api import API
+from connectors.authipay.signature import DEFAULT_SIGNATURE_ENCODING, signature_matches, timestamp_is_fresh
 from connectors.authipay.sim_records import (
+    EMV_MESSAGE_VERSIONS,
     PRIMARY_TYPES,
+    THREE_DS_VERSIONS,
     Call,
     Reject,
     Transaction,
@@ -38,6 +41,7 @@ from connectors.authipay.sim_records import (
     transaction_body,
 )
 from connectors.base import json_dumps
+from connectors.testing.contract import check_object
 from connectors.testing.simulator import Request, Response, SimulatorApp, html_response, route, serve_forever
 
 
@@ -66,9 +70,13 @@ def api(handler):
 
 
 class AuthipaySimulator(SimulatorApp):
-    def __init__(self, stores: dict[str, tuple[str, str]], clock=time.time):
+    def __init__(
+        self, stores: dict[str, tuple[str, str]], clock=time.time, signature_encodings: dict[str, str] | None = None
+    ):
         super().__init__()
         self.stores = dict(stores)  # api key -> (api secret, store id)
+        # api key -> "raw" (the default) or "hex": how that app's Message-Signature is encoded.
+        self.signature_encodings = dict(signature_encodings or {})
         self.clock = clock
         self.transactions: dict[str, Transaction] = {}
         self.merchant_ids: dict[tuple[str, str], str] = {}  # (store, merchantTransactionId) -> id
@@ -95,8 +103,9 @@ class AuthipaySimulator(SimulatorApp):
                 crid=crid,
             )
         body_text = request.body.decode("utf-8", "replace")
+        encoding = self.signature_encodings.get(api_key, DEFAULT_SIGNATURE_ENCODING)
         if not crid or not signature_matches(
-            api_key, secret, crid, timestamp, body_text, request.header("message-signature")
+            api_key, secret, crid, timestamp, body_text, request.header("message-signature"), encoding
         ):
             return self.refusal(
                 401, "invalid_signature", "Unauthenticated", "Message-Signature does not match", crid=crid
@@ -107,6 +116,13 @@ class AuthipaySimulator(SimulatorApp):
             return self.refusal(400, "invalid_request", "Invalid request", "body is not JSON", crid=crid)
         if not isinstance(payload, dict):
             return self.refusal(400, "invalid_request", "Invalid request", "body is not a JSON object", crid=crid)
+        # Like the gateway, refuse a body its published description does not allow: an unknown
+        # field, a missing required one, a value outside its enum (published_api.py).
+        endpoint = API.endpoint(request.method, request.path)
+        if endpoint is not None and endpoint.request is not None:
+            problems = check_object(payload, endpoint.request)
+            if problems:
+                return self.refusal(400, "invalid_request", "Invalid request", *problems, crid=crid)
         asked_store = payload.get("storeId") or request.query.get("storeId") or store_id
         if asked_store != store_id:
             return self.refusal(
@@ -118,17 +134,17 @@ class AuthipaySimulator(SimulatorApp):
         return Response(status, json_dumps(self.error_body(Reject(status, code, message, *details), crid)))
 
     def error_body(self, exc: Reject, crid: str) -> dict:
+        """ErrorResponse / TransactionErrorResponse: ``error.details`` are ErrorDetails
+        ``{"field", "message"}``; a detail written "field: message" names its field."""
         body = transaction_body(exc.tx, crid) if exc.tx else envelope(crid)
-        body["error"] = {
-            "code": exc.code,
-            "message": exc.message,
-            "details": [{"location": "body", "locationType": "body", "message": d} for d in exc.details],
-        }
+        body["responseType"] = RESPONSE_TYPES.get(exc.status, "BadRequest")
+        body["error"] = {"code": exc.code, "message": exc.message, "details": [error_detail(d) for d in exc.details]}
         return body
 
     def fault_error_body(self, status: int) -> dict:
         return {
             **envelope(""),
+            "responseType": RESPONSE_TYPES.get(status, "ServerError"),
             "error": {"code": str(status), "message": f"simulated HTTP {status}", "details": []},
         }
 
@@ -241,7 +257,7 @@ class AuthipaySimulator(SimulatorApp):
                 parent=tx.id,
                 merchant_id=call.payload.get("merchantTransactionId", ""),
             )
-            child.state = "RETURNED"
+            child.state = "CAPTURED"  # an approved return; RETURNED is not a published state
         else:
             raise Reject(400, "invalid_request", "Invalid request", f"requestType {request_type!r}")
         child.approval_code = f"Y:{secrets.token_hex(3).upper()}"
@@ -274,7 +290,7 @@ class AuthipaySimulator(SimulatorApp):
 
     def start_challenge(self, tx: Transaction, profile: str, term_url: str, host: str) -> None:
         acs_id = str(uuid.uuid4())
-        version = "2.1.0" if profile == "challenge_2" else "1.0.2"
+        version = THREE_DS_VERSIONS[profile]
         tx.status = tx.state = "WAITING"
         tx.three_ds = {
             "version": version,
@@ -294,8 +310,16 @@ class AuthipaySimulator(SimulatorApp):
             raise Reject(400, "invalid_request", "Transaction is not being authenticated")
         if tx.status != "WAITING":
             return transaction_body(tx, call.client_request_id)  # finished already: say how it ended
-        answer = call.payload.get("acsResponse") or {}
-        message = acs.decode(str(answer.get("cRes") or answer.get("paRes") or ""))
+        payload = call.payload
+        # 3DS 2.x: the CRes in acsResponse.cRes; 3DS 1.0: the PaRes in payerAuthenticationResponse.
+        expected = AUTHENTICATION_UPDATE_TYPES[tx.three_ds["version"]]
+        if payload.get("authenticationType") != expected:
+            raise Reject(400, "invalid_request", "Invalid request", f"authenticationType: must be {expected}")
+        if tx.three_ds["version"] == "2.1":
+            answer = (payload.get("acsResponse") or {}).get("cRes")
+        else:
+            answer = payload.get("payerAuthenticationResponse")
+        message = acs.decode(str(answer or ""))
         if message.get("acsTransID") != tx.three_ds["acs_id"]:
             raise Reject(400, "invalid_request", "Invalid request", "the ACS response does not belong to this payment")
         # The outcome the ACS recorded decides, never what the browser carried back.
@@ -332,12 +356,12 @@ class AuthipaySimulator(SimulatorApp):
         result = acs.encode(
             {
                 "acsTransID": three_ds["acs_id"],
-                "messageVersion": three_ds["version"],
+                "messageVersion": EMV_MESSAGE_VERSIONS[three_ds["version"]],
                 "messageType": "CRes",
                 "transStatus": outcome,
             }
         )
-        if three_ds["version"].startswith("2"):
+        if three_ds["version"] == "2.1":
             fields = {"cres": result, "threeDSSessionData": three_ds["posted_session"]}
         else:
             fields = {"PaRes": result, "MD": three_ds["posted_session"]}
@@ -363,26 +387,20 @@ class AuthipaySimulator(SimulatorApp):
     @api
     def verify_card(self, request: Request, call: Call) -> dict:
         profile, card = read_card(call.payload.get("paymentCard"))
+        # The published answer is a TransactionResponse: an approved zero-amount pre-authorization.
         tx = self.new_transaction("VERIFICATION", call.store_id, 0, "EUR", card)
         if card_expired(card):
             self.decline(tx, 422, "54", "EXPIRED CARD")
         if profile in ("decline", "insufficient_funds"):
             self.decline(tx, 422, "05", "DO NOT HONOUR")
-        tx.status, tx.state = "APPROVED", "VERIFIED"
-        body = transaction_body(tx, call.client_request_id)
-        del body["transactionAmount"], body["approvedAmount"]  # a verification moves no money
-        return body
+        self.approve(tx)
+        tx.state = "AUTHORIZED"  # nothing to capture: a verification stays a zero-amount pre-auth
+        return transaction_body(tx, call.client_request_id)
 
     def new_token(self, store_id: str, profile: str, card: dict) -> dict:
         value = f"{secrets.token_hex(16).upper()}"
         self.tokens[value] = {"store_id": store_id, "profile": profile, **card}
-        return {
-            "value": value,
-            "reusable": True,
-            "last4": card["last4"],
-            "brand": card["brand"].upper(),
-            "expiryDate": {"month": card["month"], "year": card["year"]},
-        }
+        return {"value": value, "reusable": True, "last4": card["last4"], "brand": card["brand"].upper()}
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -422,7 +440,7 @@ class AuthipaySimulator(SimulatorApp):
             card=card,
             parent=parent,
             merchant_id=merchant_id,
-            time_ms=int(self.clock() * 1000),
+            time_seconds=int(self.clock()),
             order_id=parent_tx.order_id if parent_tx else f"R-{uuid.uuid4()}",
         )
         self.transactions[tx_id] = tx
@@ -435,6 +453,34 @@ class AuthipaySimulator(SimulatorApp):
         if tx is None or tx.store_id != store_id:
             raise Reject(404, "not_found", "Not found", f"transaction {reference} does not exist")
         return tx
+
+
+# The authentication update request that finishes each 3-D Secure version.
+AUTHENTICATION_UPDATE_TYPES = {
+    "2.1": "Secure3D21AuthenticationUpdateRequest",
+    "1.0": "Secure3D10AuthenticationUpdateRequest",
+}
+
+# ResponseType of an error answer, by HTTP status.
+RESPONSE_TYPES = {
+    400: "BadRequest",
+    401: "Unauthenticated",
+    403: "Unauthorized",
+    404: "NotFound",
+    409: "GatewayDeclined",
+    415: "UnsupportedMediaType",
+    422: "EndpointDeclined",
+    500: "ServerError",
+    502: "EndpointCommunicationError",
+}
+
+
+def error_detail(detail: str) -> dict:
+    """One ErrorDetails object: "paymentCard.number: not valid" names its field; other text does not."""
+    name, sep, message = detail.partition(": ")
+    if sep and name and " " not in name:
+        return {"field": name, "message": message}
+    return {"message": detail}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,23 +12,22 @@ from decimal import Decimal
 from connectors import amounts
 from connectors.base import Card, NextAction, PaymentData, RefundData
 from connectors.errors import ConnectorBadRequest, ConnectorUnknownOutcome
-from payments.statuses import AttemptStatus, RefundStatus
+from connectors.statuses import AttemptStatus, RefundStatus
 
 A, R = AttemptStatus, RefundStatus
 
-# The one status table (spec 3.3 plus the issue's transactionStatus list):
+# The one status table (spec 3.3 plus the issue's transactionStatus list), in the values of
+# Fiserv's published TransactionResponse enums (published_api.py):
 # (transactionStatus, transactionState) -> (attempt status, refund status).
 # "*" matches any state. A pair that is not listed maps to pending, so sync finds out rather
-# than Pagoflex guessing an outcome.
+# than Pagoflex guessing an outcome. Spec 3.3's RETURNED and VERIFIED states are not in the
+# published enum (SPEC.md): an approved return answers CAPTURED (or SETTLED), and a card
+# verification an approved zero-amount pre-authorization, read by ``verification_status``.
 STATUS_TABLE: dict[tuple[str, str], tuple[AttemptStatus, RefundStatus]] = {
     ("APPROVED", "AUTHORIZED"): (A.AUTHORIZED, R.PENDING),
     ("APPROVED", "CAPTURED"): (A.CHARGED, R.SUCCEEDED),
     ("APPROVED", "SETTLED"): (A.CHARGED, R.SUCCEEDED),
-    # A payment that was (partly) returned stays charged: refunds are tracked on their own.
-    ("APPROVED", "RETURNED"): (A.CHARGED, R.SUCCEEDED),
     ("APPROVED", "VOIDED"): (A.VOIDED, R.FAILED),
-    # A card verification has nothing left to capture or void: its success is final.
-    ("APPROVED", "VERIFIED"): (A.CHARGED, R.PENDING),
     ("APPROVED", "PENDING"): (A.PENDING, R.PENDING),
     ("WAITING", "WAITING"): (A.AUTHENTICATION_PENDING, R.PENDING),
     ("WAITING", "*"): (A.PENDING, R.PENDING),
@@ -56,6 +55,16 @@ def refund_status(body: dict) -> RefundStatus:
     return _lookup(body)[1]
 
 
+def verification_status(body: dict) -> AttemptStatus:
+    """A card verification's outcome. The gateway answers it as a zero-amount pre-authorization
+    (APPROVED/AUTHORIZED): there is nothing to capture or void, so an approval is final success
+    (charged, like a tokenization), a decline a failure, anything else pending."""
+    status = attempt_status(body)
+    if status in (A.AUTHORIZED, A.CHARGED):
+        return A.CHARGED
+    return status
+
+
 # -- requests ----------------------------------------------------------------------------------
 
 
@@ -72,7 +81,7 @@ def card_object(card: Card) -> dict:
     if not card.cvc:
         del card_json["securityCode"]
     if card.holder_name:
-        card_json["holderName"] = card.holder_name
+        card_json["cardholderName"] = card.holder_name[:96]  # PaymentCard.cardholderName, at most 96
     return card_json
 
 
@@ -174,7 +183,10 @@ def verification_request(card: Card, store_id: str) -> dict:
 def authentication_update(redirect_params: dict, store_id: str) -> dict:
     """PATCH /payments/{id}: hand the ACS's answer to the gateway so it finishes the payment.
 
-    3DS 2.x ACSs post ``cres`` (and ``threeDSSessionData``); 3DS 1.0 ACSs post ``PaRes`` and ``MD``.
+    3DS 2.x ACSs post ``cres`` (and ``threeDSSessionData``): Secure3D21AuthenticationUpdateRequest
+    with ``acsResponse.cRes``. 3DS 1.0 ACSs post ``PaRes`` and ``MD``:
+    Secure3D10AuthenticationUpdateRequest with ``payerAuthenticationResponse`` and
+    ``merchantData`` as fields of the request itself (published_api.py).
     """
     params = {str(k).lower(): v for k, v in redirect_params.items()}
     if params.get("cres"):
@@ -187,7 +199,8 @@ def authentication_update(redirect_params: dict, store_id: str) -> dict:
         return {
             "authenticationType": "Secure3D10AuthenticationUpdateRequest",
             "storeId": store_id,
-            "acsResponse": {"paRes": params["pares"], "md": params.get("md", "")},
+            "payerAuthenticationResponse": params["pares"],
+            "merchantData": params.get("md", ""),
         }
     raise ConnectorBadRequest(
         "the customer came back without the ACS's answer (cres or PaRes)", code="authentication_result_missing"
@@ -256,5 +269,10 @@ def error_parts(body) -> tuple[str, str, str]:
     if not isinstance(error, dict):
         return "", "", ""
     details = error.get("details") if isinstance(error.get("details"), list) else []
-    detail_text = ", ".join(str(d.get("message")) for d in details if isinstance(d, dict) and d.get("message"))
+    # ErrorDetails: {"field": the property at fault, "message": what is wrong with it}.
+    detail_text = ", ".join(
+        f"{d['field']}: {d['message']}" if d.get("field") else str(d["message"])
+        for d in details
+        if isinstance(d, dict) and d.get("message")
+    )
     return str(error.get("code") or ""), str(error.get("message") or ""), detail_text

@@ -34,7 +34,7 @@ from connectors.base import (
 )
 from connectors.errors import ConnectorBadRequest, ConnectorError, ConnectorUnavailable, ConnectorUnknownOutcome
 from connectors.registry import register
-from payments.statuses import AttemptStatus
+from connectors.statuses import AttemptStatus
 
 ACCOUNT_HEADER = "x-bancox-account"
 # The payment id the connection check asks about: Banco X ids start with "bx_", so it never exists.

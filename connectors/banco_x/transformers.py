@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import PaymentData, RefundData
-from payments.statuses import AttemptStatus, RefundStatus
+from connectors.statuses import AttemptStatus, RefundStatus
 
 # The one status table. Payment answers and payment webhooks share the vocabulary; "ok" is the
 # acknowledgement of POST /pay (SPEC.md §3): accepted, outcome still to come.

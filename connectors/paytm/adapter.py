@@ -47,7 +47,7 @@ from connectors.paytm.signature import (
     verify_signature,
 )
 from connectors.registry import register
-from payments.statuses import AttemptStatus
+from connectors.statuses import AttemptStatus
 
 PRODUCTION_BASE_URL = "https://secure.paytmpayments.com"
 STAGING_BASE_URL = "https://securestage.paytmpayments.com"

@@ -129,16 +129,18 @@ class PaytmSimulator(SimulatorApp):
         return {"resultInfo": {"resultStatus": status, "resultCode": code, "resultMsg": message}}
 
     def _signed_body(self, request: Request, checksum_failure: tuple[str, str, str]) -> tuple[dict, Response | None]:
-        """The request's body once its signature verifies, or Paytm's refusal."""
+        """The request's body once its signature verifies, or Paytm's refusal (with the
+        resultStatus values of the API asked: S/F for Theia, TXN_* for status and refunds)."""
+        failed = checksum_failure[0]
         text = request.body.decode("utf-8", "replace")
         payload = request.json()
         raw_body = raw_json_member(text, "body") if isinstance(payload, dict) else None
         body = payload.get("body") if raw_body is not None else None
         if not isinstance(body, dict):
-            return {}, self._answer(self._result("F", "1001", "Request parameters are not valid"), sign=False)
+            return {}, self._answer(self._result(failed, "1001", "Request parameters are not valid"), sign=False)
         key = self.merchants.get(str(body.get("mid", "")))
         if key is None:
-            return {}, self._answer(self._result("F", "2006", "Mid is invalid"), sign=False)
+            return {}, self._answer(self._result(failed, "2006", "Mid is invalid"), sign=False)
         head = payload.get("head")
         signature = head.get("signature", "") if isinstance(head, dict) else ""
         if not verify_signature(raw_body, key, str(signature)):
@@ -149,6 +151,14 @@ class PaytmSimulator(SimulatorApp):
 
     @route("POST", "/theia/api/v1/initiateTransaction")
     def initiate(self, request: Request) -> Response:
+        return self._initiate(request)
+
+    @route("POST", "/order/initiate")
+    def initiate_sdk_path(self, request: Request) -> Response:
+        """The path Paytm's own SDK (paytm-pg) posts Initiate Transaction to (SPEC.md)."""
+        return self._initiate(request)
+
+    def _initiate(self, request: Request) -> Response:
         body, refusal = self._signed_body(request, ("F", "2005", "Checksum provided is invalid"))
         if refusal:
             return refusal
@@ -373,10 +383,11 @@ class PaytmSimulator(SimulatorApp):
             if refund.status == "PENDING":
                 # Paytm's bank round trip takes minutes; here the first status query ends it.
                 refund.status, refund.code, refund.message = "TXN_SUCCESS", "10", "Refund Successfull"
-        return self._answer(self._refund_body(refund), mid)
+        return self._answer(self._refund_body(refund, status_api=True), mid)
 
-    def _refund_body(self, refund: Refund) -> dict:
-        return {
+    def _refund_body(self, refund: Refund, *, status_api: bool = False) -> dict:
+        """The Refund API's answer; the Refund Status API's adds the order's refunded total."""
+        body = {
             **self._result(refund.status, refund.code, refund.message),
             "orderId": refund.order.order_id,
             "mid": refund.order.mid,
@@ -385,8 +396,10 @@ class PaytmSimulator(SimulatorApp):
             "txnId": refund.order.txn_id,
             "refundAmount": f"{refund.amount:.2f}",
             "txnAmount": f"{refund.order.amount:.2f}",
-            "totalRefundAmount": f"{refund.order.refunded:.2f}",
         }
+        if status_api:
+            body["totalRefundAmount"] = f"{refund.order.refunded:.2f}"
+        return body
 
     # -- control (tests and the demo) -----------------------------------------------------------
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from connectors import amounts
 from connectors.base import PaymentData
 from connectors.errors import ConnectorBadRequest, ConnectorUnknownOutcome
-from payments.statuses import AttemptStatus, RefundStatus
+from connectors.statuses import AttemptStatus, RefundStatus
 
 # Paytm order ids: alphanumeric plus "@" "-" "_" ".", at most 50 characters (Initiate Transaction API).
 ORDER_ID_RE = re.compile(r"^[A-Za-z0-9@\-_.]{1,50}$")

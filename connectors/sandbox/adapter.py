@@ -34,7 +34,7 @@ from connectors.errors import (
 )
 from connectors.registry import register
 from connectors.sandbox import signature, transformers
-from payments.statuses import AttemptStatus
+from connectors.statuses import AttemptStatus
 
 
 def _segment(value: str) -> str:

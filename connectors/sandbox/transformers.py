@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from connectors.base import ConnectorResponse, IncomingWebhook, NextAction, PaymentData, RefundData
 from connectors.errors import ConnectorBadRequest, ConnectorUnknownOutcome
-from payments.statuses import AttemptStatus, RefundStatus
+from connectors.statuses import AttemptStatus, RefundStatus
 
 # SPEC.md §3 (charge statuses) and §4 (refund statuses): the one place statuses are mapped.
 CHARGE_STATUSES: dict[str, AttemptStatus] = {

@@ -18,6 +18,13 @@ A scenario is skipped only when the adapter declares the flow or feature unsuppo
 ``build_<flow>``, ``supports_manual_capture = False``, ...); the skip reason says which
 declaration. Connector-specific ways to reach a state are hooks a subclass overrides:
 ``settle_pending`` and ``trigger_webhook``. See docs/connectors.md.
+
+Every subclass also declares ``published_api``: the processor's own published API description
+(``connectors/<name>/published_api.py``, see ``connectors/testing/contract.py``). The suite then
+checks every request the adapter sends and every answer the simulator gives, in every scenario,
+against it, so an adapter and a simulator cannot agree with each other and drift from the
+processor together. A bank whose API Pagoflex itself defines (its SPEC.md is the only
+description) says so with ``published_api = None`` and a ``published_api_absent`` reason.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from connectors.testing.conformance_support import (
     settle_refund,
     upi_collect_input,
 )
+from connectors.testing.contract import PublishedApi, observe
 from connectors.testing.simulator import SimulatorApp, SimulatorServer, unused_port_url
 from payments.models import PaymentEvent, PaymentOperation, Refund
 from payments.services import (
@@ -89,6 +97,10 @@ class ConnectorConformance(RecoveryMatrix):
     pending_holds_until_settled: bool = False
     currency: str = ""  # default: EUR when the connector takes it, else its first currency
     amount: int = 5000
+    # The processor's published API description (required: a description, or None with the
+    # reason in ``published_api_absent``).
+    published_api: PublishedApi | None
+    published_api_absent: str = ""
 
     def make_simulator(self) -> SimulatorApp:
         raise NotImplementedError(f"{type(self).__name__} must say which simulator the suite talks to")
@@ -130,9 +142,14 @@ class ConnectorConformance(RecoveryMatrix):
     def bank(self, _bank_server):
         switchboard, server = _bank_server
         app = self.make_simulator()
+        api = getattr(self, "published_api", None)
+        contract = observe(app, api) if api is not None else None
         switchboard.app = app
         yield Bank(app=app, base_url=server.base_url)
         app.faults.clear()
+        if contract is not None:
+            # Every exchange of the scenario, requests and answers, followed the description.
+            contract.assert_followed()
         close = getattr(app, "close", None)
         if callable(close):
             close()  # simulators that settle later stop their timers here
@@ -257,6 +274,29 @@ class ConnectorConformance(RecoveryMatrix):
     def calls(payment, flow: Flow | None = None) -> list[ConnectorCall]:
         found = ConnectorCall.objects.filter(payment=payment).order_by("created_at", "id")
         return list(found.filter(flow=flow.value) if flow else found)
+
+    # -- the processor's published API ---------------------------------------------------------
+
+    def test_the_connector_declares_its_processors_published_api(self):
+        assert "published_api" in {name for klass in type(self).__mro__ for name in vars(klass)}, (
+            f"{type(self).__name__} must declare published_api: the processor's published API "
+            "description (connectors/<name>/published_api.py), or None with published_api_absent"
+        )
+        if self.published_api is None:
+            assert self.published_api_absent, "published_api = None needs its reason in published_api_absent"
+            pytest.skip(f"{self.key} has no published API description: {self.published_api_absent}")
+        assert isinstance(self.published_api, PublishedApi) and self.published_api.version
+
+    def test_a_payment_and_its_refund_follow_the_published_api(self, bank, account):
+        if getattr(self, "published_api", None) is None:
+            pytest.skip(f"{self.key} has no published API description: {self.published_api_absent}")
+        self.require(Flow.AUTHORIZE)
+        payment = self.charged_payment(account)
+        if self.connector_class.supports(Flow.REFUND):
+            assert self.refund(payment).status == RefundStatus.SUCCEEDED
+        contract = bank.app.contract
+        assert contract.checked >= len(self.calls(payment)) > 0
+        contract.assert_followed()
 
     # -- authorize and capture -----------------------------------------------------------------
 

@@ -30,6 +30,8 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from connectors.testing.contract import Exchange
+
 
 @dataclass
 class Request:
@@ -123,6 +125,9 @@ def route(method: str, pattern: str):
 class SimulatorApp:
     """A WSGI app: subclasses declare handlers with ``@route`` and keep their own state."""
 
+    # A ``connectors.testing.contract.ContractObserver`` checking every API exchange, or None.
+    contract = None
+
     def __init__(self):
         self.faults = Faults()
         self.lock = threading.RLock()
@@ -168,7 +173,20 @@ class SimulatorApp:
             # Test controls are never subject to the fault switches meant for the bank's API.
             return self._route(request)
         self.requests_seen.append(_masked_copy(request))
+        response = self._serve_api(request)
+        if self.contract is not None and not (request.fault.keys() & {"status", "garbage", "truncate"}):
+            # Checked at once against the processor's published description; only the
+            # violations are kept, never the bodies (they may carry card data). Answers a test
+            # forced with a fault switch are the test's, not the simulator's, and are skipped.
+            self.contract.observe(
+                Exchange(request.method, request.path, dict(request.query), dict(request.headers), request.body,
+                         response.status, response.body)
+            )
+        return response
+
+    def _serve_api(self, request: Request) -> Response:
         fault = self.faults.next()
+        request.fault = fault
         if fault.get("delay"):
             time.sleep(float(fault["delay"]))
         if fault.get("reset"):
@@ -177,7 +195,6 @@ class SimulatorApp:
             return json_response(self.fault_error_body(int(fault["status"])), status=int(fault["status"]))
         if fault.get("garbage"):
             return Response(200, b"<html><body>Gateway error</body></html>", "text/html")
-        request.fault = fault
         response = self._route(request)
         if fault.get("delay_after"):
             time.sleep(float(fault["delay_after"]))

@@ -4,8 +4,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from payments.api.helpers import ERRORS
 from payments.api.routing_serializers import RoutingInput, RoutingOutput, routing_output
-from payments.api.views import ERRORS
 from payments.services import routing
 from payments.services.errors import PaymentError
 

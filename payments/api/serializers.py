@@ -332,10 +332,10 @@ class PaymentOutput(serializers.ModelSerializer):
         return obj.mode == "live"
 
     def _attempts(self, obj) -> list:
-        cache = getattr(obj, "_attempt_list", None)
+        cache = obj.remembered_attempts()
         if cache is None:
             cache = list(obj.attempts.select_related("connector_account").order_by("created_at", "id"))
-            obj._attempt_list = cache
+            obj.remember_attempts(cache)
         return cache
 
     def get_next_action(self, obj) -> dict | None:

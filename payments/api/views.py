@@ -1,6 +1,6 @@
 """Thin views: parse with an input serializer, call one service, render with an output serializer."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status as http
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from connectors.base import Card
 from payments import selectors, services
 from payments.api import serializers as s
+from payments.api.helpers import ERRORS, IDEMPOTENCY_HEADER, mode_of, validated
 from payments.api.idempotency import idempotent, resumed_resource_id
 from payments.api.pagination import CreatedCursorPagination
 from payments.services import payment_methods
@@ -15,25 +16,13 @@ from payments.services.payments import CONFIRMABLE, Confirmation
 from payments.services.routing import find_requested_account
 from payments.statuses import PaymentStatus
 
-ERRORS = {code: OpenApiResponse(s.ErrorOutput, description=text) for code, text in {
-    400: "Invalid request (the error names the parameter)", 401: "Missing or invalid API key",
-    402: "The connector declined", 404: "No such object (or not yours)", 409: "The object's state forbids it",
-    502: "The connector failed or its outcome is unknown", 503: "The connector is unavailable",
-}.items()}
-IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-                                      description="Replays the first answer for a repeated request.")
-
-
-def _mode(request) -> str:
-    return request.auth.mode
-
 
 def _payment_ref(request, payment_id: str) -> selectors.PaymentRef:
-    return selectors.PaymentRef(merchant_id=request.user.pk, mode=_mode(request), public_id=payment_id)
+    return selectors.PaymentRef(merchant_id=request.user.pk, mode=mode_of(request), public_id=payment_id)
 
 
 def _requested_account(request, value):
-    return find_requested_account(request.user, _mode(request), value) if value else None
+    return find_requested_account(request.user, mode_of(request), value) if value else None
 
 
 class PaymentListCreateView(GenericAPIView):
@@ -49,7 +38,7 @@ class PaymentListCreateView(GenericAPIView):
         filters = s.PaymentListFilters(data=query)
         filters.is_valid(raise_exception=True)
         params = filters.validated_data
-        queryset = selectors.list_payments(request.user, _mode(request), status=params.get("status"),
+        queryset = selectors.list_payments(request.user, mode_of(request), status=params.get("status"),
                                            created_gte=params.get("created_gte"), created_lte=params.get("created_lte"))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.PaymentOutput(page, many=True).data)
@@ -58,12 +47,12 @@ class PaymentListCreateView(GenericAPIView):
                    responses={201: s.PaymentOutput, **ERRORS})
     @idempotent
     def post(self, request):
-        data = _validated(s.PaymentCreateInput, request)
+        data = validated(s.PaymentCreateInput, request)
         requested = _requested_account(request, data.get("connector"))
         resumed = resumed_resource_id(request)
         if resumed:
             # An earlier try with this key created the payment, then failed: finish that one.
-            payment = selectors.get_payment(request.user, _mode(request), resumed)
+            payment = selectors.get_payment(request.user, mode_of(request), resumed)
             if data["confirm"] and payment.status in CONFIRMABLE:
                 payment = _confirm(payment, data, requested)
             elif payment.status == PaymentStatus.PROCESSING:
@@ -71,7 +60,7 @@ class PaymentListCreateView(GenericAPIView):
                 payment = services.sync_payment(payment_pk=payment.pk, actor="api")
             return Response(s.PaymentOutput(payment).data, status=http.HTTP_201_CREATED)
         payment = services.create_payment(
-            merchant=request.user, mode=_mode(request), amount=data["amount"], currency=data["currency"],
+            merchant=request.user, mode=mode_of(request), amount=data["amount"], currency=data["currency"],
             capture_method=data["capture_method"], payment_method_type=data.get("payment_method_type", ""),
             card=data.get("card"), upi=data.get("upi"), customer=data.get("customer"),
             description=data.get("description", ""), metadata=data.get("metadata"),
@@ -89,7 +78,7 @@ class PaymentDetailView(GenericAPIView):
         OpenApiParameter("force_sync", bool, description="Ask the connector for the latest status first.")],
         responses={200: s.PaymentOutput, **ERRORS})
     def get(self, request, payment_id):
-        payment = selectors.get_payment(request.user, _mode(request), payment_id)
+        payment = selectors.get_payment(request.user, mode_of(request), payment_id)
         if request.query_params.get("force_sync", "").lower() == "true":
             payment = services.sync_payment(payment_pk=payment.pk, actor="api")
         return Response(s.PaymentOutput(payment).data)
@@ -102,8 +91,8 @@ class PaymentConfirmView(GenericAPIView):
                    responses={200: s.PaymentOutput, **ERRORS})
     @idempotent
     def post(self, request, payment_id):
-        payment = selectors.get_payment(request.user, _mode(request), payment_id)
-        data = _validated(s.PaymentConfirmInput, request)
+        payment = selectors.get_payment(request.user, mode_of(request), payment_id)
+        data = validated(s.PaymentConfirmInput, request)
         payment = _confirm(payment, data, _requested_account(request, data.get("connector")))
         return Response(s.PaymentOutput(payment).data)
 
@@ -115,7 +104,7 @@ class PaymentCaptureView(GenericAPIView):
                    responses={200: s.PaymentOutput, **ERRORS})
     @idempotent
     def post(self, request, payment_id):
-        data = _validated(s.PaymentCaptureInput, request)
+        data = validated(s.PaymentCaptureInput, request)
         payment = services.capture_payment(payment=_payment_ref(request, payment_id), amount=data.get("amount"))
         return Response(s.PaymentOutput(payment).data)
 
@@ -127,8 +116,8 @@ class PaymentCancelView(GenericAPIView):
                    responses={200: s.PaymentOutput, **ERRORS})
     @idempotent
     def post(self, request, payment_id):
-        payment = selectors.get_payment(request.user, _mode(request), payment_id)
-        data = _validated(s.PaymentCancelInput, request)
+        payment = selectors.get_payment(request.user, mode_of(request), payment_id)
+        data = validated(s.PaymentCancelInput, request)
         payment = services.cancel_payment(payment_pk=payment.pk, reason=data.get("cancellation_reason", ""))
         return Response(s.PaymentOutput(payment).data)
 
@@ -141,7 +130,7 @@ class RefundListCreateView(GenericAPIView):
         OpenApiParameter("payment", str), OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
         responses={200: s.RefundOutput(many=True), **ERRORS})
     def get(self, request):
-        queryset = selectors.refunds_for(request.user, _mode(request))
+        queryset = selectors.refunds_for(request.user, mode_of(request))
         if request.query_params.get("payment"):
             queryset = queryset.filter(payment__public_id=request.query_params["payment"])
         page = self.paginate_queryset(queryset)
@@ -151,11 +140,11 @@ class RefundListCreateView(GenericAPIView):
                    responses={201: s.RefundOutput, **ERRORS})
     @idempotent
     def post(self, request):
-        data = _validated(s.RefundCreateInput, request)
+        data = validated(s.RefundCreateInput, request)
         resumed = resumed_resource_id(request)
         if resumed:
             # The refund was created (and perhaps sent) by an interrupted try: ask the bank, never resend.
-            refund = selectors.get_refund(request.user, _mode(request), resumed)
+            refund = selectors.get_refund(request.user, mode_of(request), resumed)
             if refund.status == "pending":
                 refund = services.sync_refund(refund_pk=refund.pk, actor="api")
             return Response(s.RefundOutput(refund).data, status=http.HTTP_201_CREATED)
@@ -170,7 +159,7 @@ class RefundDetailView(GenericAPIView):
     @extend_schema(operation_id="refunds_retrieve", parameters=[OpenApiParameter("force_sync", bool)],
                    responses={200: s.RefundOutput, **ERRORS})
     def get(self, request, refund_id):
-        refund = selectors.get_refund(request.user, _mode(request), refund_id)
+        refund = selectors.get_refund(request.user, mode_of(request), refund_id)
         if request.query_params.get("force_sync", "").lower() == "true":
             refund = services.sync_refund(refund_pk=refund.pk, actor="api")
         return Response(s.RefundOutput(refund).data)
@@ -184,7 +173,7 @@ class PaymentMethodListCreateView(GenericAPIView):
         OpenApiParameter("customer_id", str), OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
         responses={200: s.PaymentMethodOutput(many=True), **ERRORS})
     def get(self, request):
-        queryset = selectors.saved_methods_for(request.user, _mode(request),
+        queryset = selectors.saved_methods_for(request.user, mode_of(request),
                                                customer_id=request.query_params.get("customer_id"))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.PaymentMethodOutput(page, many=True).data)
@@ -193,13 +182,13 @@ class PaymentMethodListCreateView(GenericAPIView):
                    parameters=[IDEMPOTENCY_HEADER], responses={201: s.PaymentMethodOutput, **ERRORS})
     @idempotent
     def post(self, request):
-        data = _validated(s.PaymentMethodCreateInput, request)
+        data = validated(s.PaymentMethodCreateInput, request)
         if resumed_resource_id(request):
-            method = selectors.get_saved_method(request.user, _mode(request), resumed_resource_id(request))
+            method = selectors.get_saved_method(request.user, mode_of(request), resumed_resource_id(request))
             return Response(s.PaymentMethodOutput(method).data, status=http.HTTP_201_CREATED)
         card = data["card"]
         method = payment_methods.save_card(
-            merchant=request.user, mode=_mode(request), customer_id=data["customer_id"],
+            merchant=request.user, mode=mode_of(request), customer_id=data["customer_id"],
             card=Card(number=card["number"], exp_month=card["exp_month"], exp_year=card["exp_year"],
                       cvc=card.get("cvc", ""), holder_name=card.get("holder_name", "")),
             account=_requested_account(request, data["connector"]), currency=data.get("currency", "EUR"),
@@ -212,7 +201,7 @@ class PaymentMethodDetailView(GenericAPIView):
 
     @extend_schema(operation_id="payment_methods_retrieve", responses={200: s.PaymentMethodOutput, **ERRORS})
     def get(self, request, payment_method_id):
-        return Response(s.PaymentMethodOutput(selectors.get_saved_method(request.user, _mode(request),
+        return Response(s.PaymentMethodOutput(selectors.get_saved_method(request.user, mode_of(request),
                                                                         payment_method_id)).data)
 
 
@@ -223,7 +212,7 @@ class PaymentMethodDetachView(GenericAPIView):
                                                                                    **ERRORS})
     @idempotent
     def post(self, request, payment_method_id):
-        method = selectors.get_saved_method(request.user, _mode(request), payment_method_id)
+        method = selectors.get_saved_method(request.user, mode_of(request), payment_method_id)
         return Response(s.PaymentMethodOutput(payment_methods.detach(method)).data)
 
 
@@ -240,13 +229,3 @@ def _confirm(payment, data: dict, requested):
     """Confirm a payment with the payment method of a validated create or confirm request."""
     confirmation = _confirmation(data, requested)
     return services.confirm_payment(payment_pk=payment.pk, **vars(confirmation))
-
-
-def _validated(serializer_class, request) -> dict:
-    if not isinstance(request.data, dict):
-        from rest_framework.exceptions import ValidationError
-
-        raise ValidationError({"non_field_errors": ["the body must be a JSON object"]})
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data

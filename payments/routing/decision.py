@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from django.db import connection
 
 from connectors.models import ConnectorAccount
+from payments.errors import PaymentError
 from payments.models import Merchant, RoutingConfiguration, RoutingWindowBucket
 from payments.routing import window
 from payments.routing.definition import EMPTY_DEFINITION
-from payments.services.errors import PaymentError
 
 SPLIT_BUCKETS = 10_000  # volume split resolution: 0.01 percentage point
 

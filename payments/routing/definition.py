@@ -24,7 +24,7 @@ import re
 
 from connectors import amounts
 from connectors.registry import UnknownConnector
-from payments.services.errors import PaymentError
+from payments.errors import PaymentError
 from payments.statuses import PaymentMethodType
 
 STRATEGIES = ("priority", "success_rate")

@@ -4,7 +4,7 @@ A void is reserved like a capture: under the payment's row lock the payment is m
 ``cancelling`` before the connector is called, so concurrent cancels (and captures) are refused
 with 409 and the bank is asked once. The mark goes when the bank answers: voided (the payment
 is cancelled), refused (nothing changed), or, when the answer is lost, when sync or a webhook
-brings the bank's word on the attempt (``outcomes._apply_attempt_outcome_locked``).
+brings the bank's word on the attempt (``outcomes.apply_attempt_outcome_locked``).
 """
 
 from __future__ import annotations

@@ -6,13 +6,14 @@ from django.db import transaction
 
 from connectors.base import Flow
 from connectors.errors import ConnectorError, ConnectorUnknownOutcome, IntegrityMismatch
+from payments import outbox
 from payments.models import PaymentOperation
 from payments.selectors import PaymentRef
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError, connector_failure, unexpected_state
 from payments.services.outcomes import (
     Outcome,
-    _apply_attempt_outcome_locked,
+    apply_attempt_outcome_locked,
     lock_latest_attempt,
     lock_payment_and_attempt,
     lock_payment_with_attempts,
@@ -21,8 +22,6 @@ from payments.services.outcomes import (
     state_change,
 )
 from payments.statuses import AttemptStatus, PaymentStatus
-from webhooks import outbound
-from webhooks.models import EventType
 
 CAPTURABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.PARTIALLY_CAPTURED}
 CAPTURABLE_ATTEMPTS = {AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED}
@@ -70,7 +69,7 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
             payment.amount_capture_unknown += amount
             payment.save(update_fields=["amount_capture_unknown", "updated_at"])
             if isinstance(exc, IntegrityMismatch):
-                _apply_attempt_outcome_locked(payment, attempt, Outcome.from_error(
+                apply_attempt_outcome_locked(payment, attempt, Outcome.from_error(
                     exc, failed_status=AttemptStatus.FAILURE, unknown_status=None), actor=actor)
             else:
                 record_event(payment, "capture_unknown", message=exc.message, actor=actor, attempt=attempt)
@@ -102,8 +101,8 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
         if final and not fully_captured:
             # A partial capture that closes the authorization: the rest is released.
             payment.amount_capturing = payment.amount_capture_unknown = 0
-        _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
-        outbound.emit_payment_event(payment, EventType.PAYMENT_CAPTURED, capture_amount=amount)
+        apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
+        outbox.emit_payment_event(payment, outbox.EventType.PAYMENT_CAPTURED, capture_amount=amount)
     return payment
 
 

@@ -1,18 +1,21 @@
 """The bridge from the services to the connectors: what a flow is given, and its call log.
 
-Services call ``run_flow`` outside any database transaction; it builds the adapter from the
-account, runs the flow and writes every HTTP exchange to ``ConnectorCall`` whatever happened.
+Services call ``run_flow`` outside any database transaction; it runs the flow and writes every
+HTTP exchange to ``ConnectorCall`` whatever happened. The call log is the connector layer's own
+record, so ``run_flow`` and ``record_calls`` live in ``connectors/calls.py``; they are
+re-exported here for the services.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django.conf import settings
 from django.urls import reverse
 
-from connectors.base import Card, Customer, Flow, PaymentData, RefundData, Upi
-from connectors.models import ConnectorCall
+from connectors.base import Card, Customer, PaymentData, RefundData, Upi
+from connectors.calls import record_calls, run_flow
+
+__all__ = ["account_webhook_url", "payment_data_for", "payment_return_url", "record_calls", "refund_data_for",
+           "run_flow"]
 
 
 def payment_return_url(payment) -> str:
@@ -20,7 +23,7 @@ def payment_return_url(payment) -> str:
 
 
 def account_webhook_url(account) -> str:
-    return settings.PAGOFLEX_PUBLIC_URL + account.webhook_path
+    return account.webhook_url
 
 
 def payment_data_for(payment, attempt, *, card: Card | None = None, upi: Upi | None = None,
@@ -66,27 +69,3 @@ def refund_data_for(refund) -> RefundData:
         connector_metadata={**(attempt.connector_metadata or {}), **(refund.connector_metadata or {})},
         webhook_url=account_webhook_url(attempt.connector_account),
     )
-
-
-def run_flow(connector, flow: Flow, data, *, account, payment=None, attempt=None, refund=None):
-    """Run one flow; the call log is written even when the flow raises."""
-    already_logged = len(connector.calls)
-    try:
-        return connector.call(flow, data)
-    finally:
-        record_calls(connector.calls[already_logged:], account=account, payment=payment, attempt=attempt,
-                     refund=refund)
-
-
-def record_calls(records, *, account, payment=None, attempt=None, refund=None) -> None:
-    ConnectorCall.objects.bulk_create([
-        ConnectorCall(
-            connector_account=account, payment=payment, attempt=attempt, refund=refund, flow=record.flow,
-            method=record.method, url=record.url, request_headers=record.request_headers,
-            request_body=record.request_body, status_code=record.status_code,
-            response_headers=record.response_headers, response_body=record.response_body,
-            latency_ms=record.latency_ms, error=record.error[:1000],
-            created_at=datetime.fromtimestamp(record.started_at, tz=UTC),
-        )
-        for record in records
-    ])

@@ -1,18 +1,12 @@
-"""Errors the services raise; the API renders each in the one error shape."""
+"""Errors the services raise; the API renders each in the one error shape.
 
+``PaymentError`` itself lives in ``payments/errors.py`` (routing's rules raise it too, without
+importing the services package); it is re-exported here.
+"""
 
-class PaymentError(Exception):
-    """A request the platform refuses, with nothing changed."""
+from payments.errors import PaymentError
 
-    def __init__(self, message: str, *, code: str, param: str | None = None,
-                 type: str = "invalid_request_error", http_status: int = 400, payment=None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.param = param
-        self.type = type
-        self.http_status = http_status
-        self.payment = payment
+__all__ = ["PaymentError", "connector_failure", "unexpected_state"]
 
 
 def unexpected_state(obj_kind: str, status: str, action: str) -> PaymentError:

@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from connectors import errors as connector_errors
 from connectors.base import ConnectorResponse
+from payments import outbox
 from payments.models import PaymentAttempt, PaymentEvent, PaymentOperation, Refund, SavedPaymentMethod
 from payments.services.errors import unexpected_state
+from payments.services.payment_methods import save_from_payment
 from payments.state_machine import PAYMENT_STATUS_FOR_ATTEMPT, UNSETTLED_ATTEMPT_STATUSES, can_transition
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
-from webhooks import outbound
-from webhooks.models import EventType
 
 logger = logging.getLogger("pagoflex.payments")
 
@@ -111,19 +111,19 @@ def state_change():
     pending = _pending_events.get()
     if pending is not None:
         # What the nested block recorded goes with its savepoint if it rolls back.
-        kept, kept_merchant_events = len(pending), outbound.pending_count()
+        kept, kept_merchant_events = len(pending), outbox.pending_count()
         try:
             with transaction.atomic():
                 yield
         except BaseException:
             del pending[kept:]
-            outbound.forget_after(kept_merchant_events)
+            outbox.forget_after(kept_merchant_events)
             raise
         return
     events: list[PaymentEvent] = []
     token = _pending_events.set(events)
     try:
-        with transaction.atomic(), outbound.collecting() as merchant_events:
+        with transaction.atomic(), outbox.collecting() as merchant_events:
             yield
             _pending_events.reset(token)
             token = None
@@ -155,7 +155,7 @@ def move_payment(payment: PaymentOperation, target: str, *, actor: str, message:
     record_event(payment, "status_change", from_status=previous, to_status=target, message=message, actor=actor,
                  attempt=attempt)
     # The merchant's event, in this same transaction (the outbox): never a change without it.
-    outbound.emit_payment_status_event(payment)
+    outbox.emit_payment_status_event(payment)
 
 
 # Row locks everywhere are FOR NO KEY UPDATE (select_for_update(no_key=True)): they serialise
@@ -207,7 +207,7 @@ def lock_payment_with_attempts(payment) -> tuple[PaymentOperation | None, list[P
     locked = attempts[0].payment
     for attempt in attempts:
         attempt.payment = locked
-    locked._attempt_list = attempts
+    locked.remember_attempts(attempts)
     return locked, attempts
 
 
@@ -232,11 +232,16 @@ def lock_latest_attempt(payment, *, attempt_statuses, payment_statuses, action: 
 def apply_attempt_outcome(attempt_pk: int, outcome: Outcome, *, actor: str) -> ApplyResult:
     with state_change():
         payment, attempt = lock_payment_and_attempt(attempt_pk)
-        return _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
+        return apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
 
 
-def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: str,
+def apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: str,
                                   settles_payment: bool = True) -> ApplyResult:
+    """Apply a connector's outcome to an attempt whose payment and attempt rows the caller has
+    locked (``lock_payment_and_attempt``) inside ``state_change()``: the attempt moves through the
+    state machine, amounts and the payment follow, and the events are recorded. A move the
+    table forbids changes nothing and is recorded for staff. ``settles_payment=False`` leaves
+    the payment processing after a safe failure that routing falls back from."""
     if outcome.connector_reference and not attempt.connector_reference:
         attempt.connector_reference = outcome.connector_reference
     if outcome.connector_metadata:
@@ -255,8 +260,8 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
         record_event(payment, "integrity_mismatch", message=outcome.integrity_mismatch, actor=actor, attempt=attempt)
         attempt.save(update_fields=ATTEMPT_OUTCOME_FIELDS)
         payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
-        outbound.emit_payment_event(payment, EventType.PAYMENT_INTEGRITY_MISMATCH,
-                                    integrity_mismatch=outcome.integrity_mismatch)
+        outbox.emit_payment_event(payment, outbox.EventType.PAYMENT_INTEGRITY_MISMATCH,
+                                  integrity_mismatch=outcome.integrity_mismatch)
         return ApplyResult(changed=True, integrity_mismatch=True)
 
     target = outcome.status
@@ -305,8 +310,6 @@ def _apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: 
     _reconcile_amounts(payment, attempt, target, outcome)
     if target in (AttemptStatus.AUTHORIZED, AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
         if outcome.payment_token:
-            from payments.services.payment_methods import save_from_payment
-
             save_from_payment(payment, attempt, outcome.payment_token)
         if payment.saved_payment_method_id:
             # The stored-credential agreement is now established: later uses are SUBSEQUENT.
@@ -378,12 +381,15 @@ def lock_payment_and_refund(refund_pk: int) -> tuple[PaymentOperation, Refund]:
 def apply_refund_outcome(refund_pk: int, outcome: Outcome, *, actor: str) -> ApplyResult:
     with state_change():
         payment, refund = lock_payment_and_refund(refund_pk)
-        result = _apply_refund_outcome_locked(payment, refund, outcome, actor=actor)
+        result = apply_refund_outcome_locked(payment, refund, outcome, actor=actor)
     result.refund = refund
     return result
 
 
-def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: str) -> ApplyResult:
+def apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: str) -> ApplyResult:
+    """Apply a connector's outcome to a refund whose payment and refund rows the caller has
+    locked (``lock_payment_and_refund``) inside ``state_change()``; the refund event and the
+    merchant's event are written with it."""
     if outcome.connector_reference and not refund.connector_reference:
         refund.connector_reference = outcome.connector_reference
     if outcome.connector_metadata:
@@ -397,8 +403,8 @@ def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: st
         record_event(payment, "integrity_mismatch", message=outcome.integrity_mismatch, actor=actor, refund=refund)
         refund.save(update_fields=REFUND_OUTCOME_FIELDS)
         payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
-        outbound.emit_payment_event(payment, EventType.PAYMENT_INTEGRITY_MISMATCH,
-                                    integrity_mismatch=outcome.integrity_mismatch, refund=refund.public_id)
+        outbox.emit_payment_event(payment, outbox.EventType.PAYMENT_INTEGRITY_MISMATCH,
+                                  integrity_mismatch=outcome.integrity_mismatch, refund=refund.public_id)
         return ApplyResult(changed=True, integrity_mismatch=True)
 
     target = outcome.status
@@ -429,8 +435,8 @@ def _apply_refund_outcome_locked(payment, refund, outcome: Outcome, *, actor: st
     record_event(payment, "refund_status_change", from_status=previous, to_status=target, actor=actor, refund=refund,
                  message=refund.error_message)
     refund.save(update_fields=REFUND_OUTCOME_FIELDS)
-    outbound.emit_refund_event(refund, EventType.REFUND_SUCCEEDED if target == RefundStatus.SUCCEEDED
-                               else EventType.REFUND_FAILED)
+    outbox.emit_refund_event(refund, outbox.EventType.REFUND_SUCCEEDED if target == RefundStatus.SUCCEEDED
+                             else outbox.EventType.REFUND_FAILED)
     return ApplyResult(changed=True)
 
 

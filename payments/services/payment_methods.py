@@ -9,10 +9,10 @@ from connectors.base import Card, Flow, PaymentData
 from connectors.errors import ConnectorError
 from payments.ids import new_id
 from payments.models import SavedPaymentMethod
+from payments.routing.eligibility import is_eligible
 from payments.services.connector_calls import record_calls
 from payments.services.errors import PaymentError, connector_failure
 from payments.services.idempotency_scope import remember_created
-from payments.services.routing import is_eligible
 from payments.statuses import AttemptStatus
 
 

@@ -6,42 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.models import ConnectorAccount
-from connectors.registry import UnknownConnector
 from payments.models import PaymentAttempt, RoutingConfiguration
-
-# Module imports, not names: payments.routing's modules import the services' errors, so either
-# package may be the one imported first.
 from payments.routing import decision as routing_decision
 from payments.routing import definition as routing_definition
 from payments.routing import window
+from payments.routing.eligibility import is_eligible
 from payments.services.errors import PaymentError
 from payments.services.outcomes import (
     Outcome,
-    _apply_attempt_outcome_locked,
+    apply_attempt_outcome_locked,
     lock_payment_and_attempt,
     record_event,
     state_change,
 )
-from payments.statuses import AttemptStatus, CaptureMethod, PaymentStatus
-
-
-def is_eligible(account: ConnectorAccount, payment) -> tuple[bool, str]:
-    """Whether an account can take this payment, and why not."""
-    try:
-        connector = account.connector_class
-    except UnknownConnector:
-        return False, f"connector {account.connector!r} is not installed"
-    if not account.enabled:
-        return False, "the account is disabled"
-    if account.mode != payment.mode:
-        return False, f"the account is in {account.mode} mode and the payment in {payment.mode} mode"
-    if payment.payment_method_type and payment.payment_method_type not in connector.payment_method_types:
-        return False, f"{connector.key} does not take {payment.payment_method_type} payments"
-    if not connector.supports_currency(payment.currency):
-        return False, f"{connector.key} does not take {payment.currency}"
-    if payment.capture_method == CaptureMethod.MANUAL and not connector.supports_manual_capture:
-        return False, f"{connector.key} does not support manual capture"
-    return True, ""
+from payments.statuses import AttemptStatus, PaymentStatus
 
 
 def plan_route(payment, requested: ConnectorAccount | None = None) -> routing_decision.RoutePlan:
@@ -122,12 +100,12 @@ def settle_or_fall_back(
         )
         if known_attempts is not None:
             known_attempts.append(attempt)
-            payment._attempt_list = list(known_attempts)
-        _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor, settles_payment=not falls_back)
+            payment.remember_attempts(list(known_attempts))
+        apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor, settles_payment=not falls_back)
         if falls_back:
             next_attempt = start_attempt(payment, plan, position + 1, fallback_from=attempt.public_id)
             if known_attempts is not None:
-                payment._attempt_list.append(next_attempt)
+                payment.remembered_attempts().append(next_attempt)
             record_event(
                 payment,
                 "routing_fallback",

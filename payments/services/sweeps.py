@@ -20,7 +20,7 @@ from connectors.errors import ConnectorError, FlowNotSupported
 from payments.models import IdempotencyRecord, PaymentAttempt, PaymentOperation, Refund
 from payments.services.claims import CLAIM_LEASE, MAX_BATCHES_PER_RUN, Enqueue, claim_due, sweep, take_claim
 from payments.services.connector_calls import payment_data_for, run_flow
-from payments.services.outcomes import Outcome, _apply_attempt_outcome_locked, lock_payment_and_attempt, state_change
+from payments.services.outcomes import Outcome, apply_attempt_outcome_locked, lock_payment_and_attempt, state_change
 from payments.services.sync import MAX_SYNC_BACKOFF, sync_attempt, sync_refund
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
@@ -108,7 +108,7 @@ def expire_attempt(*, attempt_pk: int, actor: str = "expiry") -> bool:
             return False
         outcome = Outcome(status=AttemptStatus.FAILURE, error_code="expired",
                           error_message=f"the customer did not complete the payment within {minutes} minutes")
-        _apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
+        apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
     logger.info("payment %s expired waiting for the customer", payment.public_id)
     return True
 

@@ -13,7 +13,7 @@ from connectors.models import ConnectorAccount
 from connectors.registry import connector_keys
 from connectors.services import check_connection
 from connectors.testing.simulator import unused_port_url
-from payments.admin_views import ACTIONS
+from payments.admin.views import ACTIONS
 from tests.admin.conftest import post_sandbox_webhook, sandbox_charge
 from tests.helpers import APPROVED_CARD
 from webhooks.endpoints import create_endpoint

@@ -38,7 +38,7 @@ def test_delivery_page_lists_tries_and_never_the_signing_secret(admin_client, me
     pages = [
         admin_client.get(reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])),
         admin_client.get(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])),
-        admin_client.get(reverse("admin:webhooks_merchantevent_change", args=[delivery.event.pk])),
+        admin_client.get(reverse("admin:payments_merchantevent_change", args=[delivery.event.pk])),
         admin_client.get(reverse("admin:webhooks_webhookdelivery_changelist")),
     ]
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from payments.admin_overview import overview
+from payments.admin.overview import overview
 from payments.models import PaymentOperation
 from tests.helpers import DECLINED_CARD, PENDING_CARD
 from webhooks.models import WebhookEvent, WebhookOutcome
@@ -54,7 +54,7 @@ def test_a_period_that_ends_before_it_starts_is_refused_and_the_default_shown(ad
 
 
 def test_chart_labels_are_escaped(take_payment, sandbox_account):
-    from payments.admin_charts import bar_list_chart
+    from payments.admin.charts import bar_list_chart
 
     svg = bar_list_chart([("<script>alert(1)</script>", 1, "1")], title="t")
 

@@ -37,6 +37,17 @@ def test_table_rows_follow_the_adapters_declarations():
     assert banco_x_recovery[6:10] == ["6 of 6", "— (no capture flow)", "— (no void flow)", "6 of 6"]
 
 
+def test_table_says_which_connectors_are_held_to_a_published_api():
+    from connectors.authipay.adapter import AuthipayConnector
+    from connectors.banco_x.adapter import BancoXConnector
+
+    table = render_table([AuthipayConnector, BancoXConnector])
+    header = [cell.strip() for cell in table.splitlines()[2].strip("|").split("|")]
+    column = header.index("published API contract")
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[4:6]]
+    assert [(row[0], row[column]) for row in rows] == [("`authipay`", "yes"), ("`banco_x`", "—")]
+
+
 def test_connector_table_rewrites_only_the_block_between_the_markers(tmp_path):
     guide = tmp_path / "guide.md"
     guide.write_text(f"# Before\n\n{START}\nstale\n{END}\n\nAfter\n")

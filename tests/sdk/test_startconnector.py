@@ -80,7 +80,14 @@ def test_generated_connector_fails_loudly_until_written_and_the_project_still_wo
     )
     assert created.returncode == 0, created.stderr
     folder = repo / "connectors" / NEW_NAME
-    for relative in ("adapter.py", "transformers.py", "simulator.py", "SPEC.md", "tests/test_conformance.py"):
+    for relative in (
+        "adapter.py",
+        "transformers.py",
+        "simulator.py",
+        "SPEC.md",
+        "published_api.py",
+        "tests/test_conformance.py",
+    ):
         assert (folder / relative).is_file(), relative
     assert "CurrencyUnit.MAJOR" in (folder / "adapter.py").read_text()
 

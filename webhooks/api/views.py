@@ -5,9 +5,9 @@ from rest_framework import status as http
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from payments.api.helpers import ERRORS, IDEMPOTENCY_HEADER, mode_of, validated
 from payments.api.idempotency import idempotent
 from payments.api.pagination import CreatedCursorPagination
-from payments.api.views import ERRORS, IDEMPOTENCY_HEADER, _mode, _validated
 from webhooks import endpoints as endpoint_services
 from webhooks import outbound
 from webhooks.api import selectors
@@ -21,16 +21,16 @@ class EndpointListCreateView(GenericAPIView):
     @extend_schema(operation_id="webhook_endpoints_list", parameters=[OpenApiParameter("limit", int),
                    OpenApiParameter("cursor", str)], responses={200: s.EndpointOutput(many=True), **ERRORS})
     def get(self, request):
-        page = self.paginate_queryset(selectors.endpoints_for(request.user, _mode(request)))
+        page = self.paginate_queryset(selectors.endpoints_for(request.user, mode_of(request)))
         return self.get_paginated_response(s.EndpointOutput(page, many=True).data)
 
     @extend_schema(operation_id="webhook_endpoints_create", request=s.EndpointCreateInput,
                    parameters=[IDEMPOTENCY_HEADER], responses={201: s.EndpointWithSecretOutput, **ERRORS})
     @idempotent
     def post(self, request):
-        data = _validated(s.EndpointCreateInput, request)
+        data = validated(s.EndpointCreateInput, request)
         endpoint, secret = endpoint_services.create_endpoint(
-            merchant=request.user, mode=_mode(request), url=data["url"], enabled_events=data["enabled_events"],
+            merchant=request.user, mode=mode_of(request), url=data["url"], enabled_events=data["enabled_events"],
             description=data.get("description", ""))
         return Response(s.EndpointWithSecretOutput(endpoint, context={"secret": secret}).data,
                         status=http.HTTP_201_CREATED)
@@ -41,14 +41,14 @@ class EndpointDetailView(GenericAPIView):
 
     @extend_schema(operation_id="webhook_endpoints_retrieve", responses={200: s.EndpointOutput, **ERRORS})
     def get(self, request, endpoint_id):
-        return Response(s.EndpointOutput(selectors.get_endpoint(request.user, _mode(request), endpoint_id)).data)
+        return Response(s.EndpointOutput(selectors.get_endpoint(request.user, mode_of(request), endpoint_id)).data)
 
     @extend_schema(operation_id="webhook_endpoints_update", request=s.EndpointUpdateInput,
                    parameters=[IDEMPOTENCY_HEADER], responses={200: s.EndpointOutput, **ERRORS})
     @idempotent
     def post(self, request, endpoint_id):
-        endpoint = selectors.get_endpoint(request.user, _mode(request), endpoint_id)
-        data = _validated(s.EndpointUpdateInput, request)
+        endpoint = selectors.get_endpoint(request.user, mode_of(request), endpoint_id)
+        data = validated(s.EndpointUpdateInput, request)
         endpoint = endpoint_services.update_endpoint(
             endpoint_pk=endpoint.pk, url=data.get("url"), enabled_events=data.get("enabled_events"),
             description=data.get("description"), disabled=data.get("disabled"))
@@ -56,7 +56,7 @@ class EndpointDetailView(GenericAPIView):
 
     @extend_schema(operation_id="webhook_endpoints_delete", responses={200: s.DeletedOutput, **ERRORS})
     def delete(self, request, endpoint_id):
-        endpoint = selectors.get_endpoint(request.user, _mode(request), endpoint_id)
+        endpoint = selectors.get_endpoint(request.user, mode_of(request), endpoint_id)
         endpoint_services.delete_endpoint(endpoint_pk=endpoint.pk)
         return Response({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
 
@@ -72,7 +72,7 @@ class EventListView(GenericAPIView):
         filters = s.EventListFilters(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         params = filters.validated_data
-        queryset = selectors.events_for(request.user, _mode(request), type=params.get("type"),
+        queryset = selectors.events_for(request.user, mode_of(request), type=params.get("type"),
                                         payment=params.get("payment"))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.EventOutput(page, many=True).data)
@@ -83,7 +83,7 @@ class EventDetailView(GenericAPIView):
 
     @extend_schema(operation_id="events_retrieve", responses={200: s.EventOutput, **ERRORS})
     def get(self, request, event_id):
-        return Response(s.EventOutput(selectors.get_event(request.user, _mode(request), event_id)).data)
+        return Response(s.EventOutput(selectors.get_event(request.user, mode_of(request), event_id)).data)
 
 
 class EventResendView(GenericAPIView):
@@ -93,10 +93,10 @@ class EventResendView(GenericAPIView):
                    responses={202: s.EventOutput, **ERRORS})
     @idempotent
     def post(self, request, event_id):
-        event = selectors.get_event(request.user, _mode(request), event_id)
-        data = _validated(s.EventResendInput, request)
-        endpoint = (selectors.get_endpoint(request.user, _mode(request), data["endpoint"])
+        event = selectors.get_event(request.user, mode_of(request), event_id)
+        data = validated(s.EventResendInput, request)
+        endpoint = (selectors.get_endpoint(request.user, mode_of(request), data["endpoint"])
                     if data.get("endpoint") else None)
         outbound.resend_event(event=event, endpoint=endpoint)
-        event = selectors.get_event(request.user, _mode(request), event_id)
+        event = selectors.get_event(request.user, mode_of(request), event_id)
         return Response(s.EventOutput(event).data, status=http.HTTP_202_ACCEPTED)

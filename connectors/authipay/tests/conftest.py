@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import pytest
 
 from connectors.authipay.adapter import AuthipayConnector
+from connectors.authipay.published_api import API
 from connectors.authipay.simulator import AuthipaySimulator
 from connectors.base import Card, PaymentData, RefundData
+from connectors.testing.contract import observe
 from connectors.testing.simulator import SimulatorServer
 
 CREDENTIALS = {"api_key": "ak_test_4f9c2a7e1b", "api_secret": "as_test_8d31b6f0c2e94a57", "store_id": "12345500000"}
@@ -43,11 +45,15 @@ def _server():
 
 @pytest.fixture
 def gateway(_server):
+    """A fresh simulator; every request sent to it and every answer it gives during the test
+    must follow Fiserv's published API description (published_api.py)."""
     current, base_url = _server
     current.app = AuthipaySimulator(
         stores={CREDENTIALS["api_key"]: (CREDENTIALS["api_secret"], CREDENTIALS["store_id"])}
     )
-    return Gateway(current.app, base_url)
+    contract = observe(current.app, API)
+    yield Gateway(current.app, base_url)
+    contract.assert_followed()
 
 
 @pytest.fixture

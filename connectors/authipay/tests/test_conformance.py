@@ -6,6 +6,7 @@ merchantTransactionId). Authipay sends no webhooks, so that scenario is skipped 
 """
 
 from connectors.authipay.adapter import AuthipayConnector
+from connectors.authipay.published_api import API
 from connectors.authipay.simulator import AuthipaySimulator
 from connectors.testing.conformance import ConnectorConformance, Ledger, card_input
 
@@ -14,6 +15,7 @@ CREDENTIALS = {"api_key": "ak_conformance_51c0e2", "api_secret": "as_conformance
 
 class TestAuthipayConformance(ConnectorConformance):
     connector_class = AuthipayConnector
+    published_api = API  # Fiserv's OpenAPI description (reference/24.2.0)
     credentials = CREDENTIALS
     # sim_records.CARDS: the spec's approving card, and processor 05 DO NOT HONOUR.
     approving = card_input("4111111111111111")

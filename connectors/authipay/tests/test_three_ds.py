@@ -103,7 +103,10 @@ def test_full_3ds1_round_trip_posts_pareq_md_and_term_url(connector, shop):
     assert set(shop.posted[0]) == {"PaRes", "MD"} and shop.posted[0]["MD"] == form["MD"]
     data.redirect_params = shop.posted[0]
     assert connector.call(Flow.COMPLETE_AUTHORIZE, data).status == "charged"
-    assert json.loads(connector.calls[-1].request_body)["acsResponse"]["md"] == form["MD"]
+    # Secure3D10AuthenticationUpdateRequest carries PaRes and MD in its own published fields.
+    sent = json.loads(connector.calls[-1].request_body)
+    assert sent["authenticationType"] == "Secure3D10AuthenticationUpdateRequest" and "acsResponse" not in sent
+    assert sent["merchantData"] == form["MD"] and sent["payerAuthenticationResponse"] == shop.posted[0]["PaRes"]
 
 
 def test_a_failed_challenge_declines_the_payment(connector, gateway, shop):

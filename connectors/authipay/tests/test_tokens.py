@@ -81,8 +81,9 @@ def test_a_payment_without_card_or_token_is_refused_before_sending(connector, ga
 
 
 def test_card_verification_approves_a_good_card_without_charging(connector, gateway):
+    # The published answer: an approved zero-amount pre-authorization, final for a verification.
     result = connector.call(Flow.VERIFY, payment())
-    assert result.status == "charged" and result.raw_status == "APPROVED/VERIFIED"
+    assert result.status == "charged" and result.raw_status == "APPROVED/AUTHORIZED"
     assert result.amount is None
     assert "transactionAmount" not in sent_body(connector)
     assert gateway.transactions("SALE") == [] and len(gateway.transactions("VERIFICATION")) == 1

@@ -23,6 +23,8 @@ WEBHOOK_SECRET = "bx_webhook_conformance_01"
 
 class TestBancoXConformance(ConnectorConformance):
     connector_class = BancoXConnector
+    published_api = None
+    published_api_absent = "Banco X publishes no machine-readable API; SPEC.md, written from its integration guide, is the description"
     credentials = {"api_key": API_KEY, "secret": SECRET, "webhook_secret": WEBHOOK_SECRET}
     # Banco X never sees the card; amounts decide (SPEC.md §9): ...66 is refused at once.
     approving = card_input("4242424242424242")

@@ -36,6 +36,17 @@ def runs_conformance_suite(cls: type[Connector]) -> bool:
     return (folder / "tests" / "test_conformance.py").exists()
 
 
+def published_api(cls: type[Connector]):
+    """The processor's published API description the connector's contract tests hold it to
+    (``connectors/<name>/published_api.py``, attribute ``API``), or None."""
+    package = cls.__module__.rsplit(".", 1)[0]
+    try:
+        module = importlib.import_module(f"{package}.published_api")
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, "API", None)
+
+
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
@@ -60,6 +71,7 @@ def features_table(connector_classes: list[type[Connector]]) -> list[str]:
         "webhooks",
         "3-D Secure",
         "before authorize",
+        "published API contract",
         "conformance suite",
     ]
     lines = [_row(header), _row(["---"] * len(header))]
@@ -79,6 +91,7 @@ def features_table(connector_classes: list[type[Connector]]) -> list[str]:
                     _mark(cls.supports_webhooks()),
                     _mark(cls.supports_three_ds),
                     ", ".join(f"`{flow.value}`" for flow in cls.pre_authorize_flows) or NO,
+                    _mark(published_api(cls) is not None),
                     _mark(runs_conformance_suite(cls)),
                 ]
             )

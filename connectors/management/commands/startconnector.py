@@ -1,9 +1,10 @@
 """``python manage.py startconnector <name> --base-url <url> [--currency-unit minor|major]``
 
 Creates ``connectors/<name>/`` from the templates in ``connectors/scaffold/``: an adapter with
-one handler per flow, transformers, a simulator skeleton, SPEC.md and a test module that runs
-the conformance suite. The adapter registers itself (``@register``; the app discovers every
-``connectors/<name>/adapter.py``), so the new key is in the factory at the next start. Every
+one handler per flow, transformers, a simulator skeleton, SPEC.md, ``published_api.py`` (the
+bank's published API description the contract tests hold adapter and simulator to) and a test
+module that runs the conformance suite. The adapter registers itself (``@register``; the app
+discovers every ``connectors/<name>/adapter.py``), so the new key is in the factory at the next start. Every
 generated flow raises "not implemented yet" naming its file and flow: nothing pretends to work.
 """
 
@@ -74,7 +75,10 @@ def render_scaffold(target: Path, values: dict[str, str]) -> list[Path]:
 
 
 class Command(BaseCommand):
-    help = "Create connectors/<name>/ for a new bank: adapter, transformers, simulator, SPEC.md, conformance tests."
+    help = (
+        "Create connectors/<name>/ for a new bank: adapter, transformers, simulator, SPEC.md, its published "
+        "API description, conformance tests."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="the connector's key and folder name, e.g. banco_y")
@@ -100,7 +104,8 @@ class Command(BaseCommand):
             self.stdout.write(f"created {path.relative_to(package_dir.parent)}")
         self.stdout.write(
             self.style.SUCCESS(
-                f"connector {name!r} created. Next: write SPEC.md from the bank's documentation, implement "
+                f"connector {name!r} created. Next: write SPEC.md and published_api.py from the bank's "
+                "published documentation, implement "
                 f"simulator.py, then the flows in adapter.py until `pytest connectors/{name}` passes "
                 "(docs/connectors.md walks through it), and run `python manage.py connector_table`."
             )

@@ -10,7 +10,9 @@ import requests
 
 from connectors.base import Customer, Flow, PaymentData, RefundData, Upi
 from connectors.paytm.adapter import PaytmConnector
+from connectors.paytm.published_api import API
 from connectors.paytm.simulator import PaytmSimulator
+from connectors.testing.contract import observe
 from connectors.testing.simulator import SimulatorApp, SimulatorServer, route
 from connectors.testing.simulator import json_response as sim_json
 
@@ -20,9 +22,14 @@ KEY = "kbzk1DSbJiV_O3p5"  # 16 characters: AES-128
 
 @pytest.fixture
 def sim():
-    server = SimulatorServer(PaytmSimulator({MID: KEY})).start()
+    """A fresh simulator; every request sent to it and every answer it gives during the test
+    must follow Paytm's published API description (published_api.py)."""
+    app = PaytmSimulator({MID: KEY})
+    contract = observe(app, API)
+    server = SimulatorServer(app).start()
     yield server
     server.stop()
+    contract.assert_followed()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlencode
 
 from connectors import amounts
 from connectors.paytm.adapter import PaytmConnector
+from connectors.paytm.published_api import API
 from connectors.paytm.signature import generate_form_checksum
 from connectors.paytm.simulator import PaytmSimulator
 from connectors.testing.conformance import ConnectorConformance, Ledger, upi_collect_input
@@ -22,6 +23,7 @@ KEY = "c0nf0rmanceK3y16"  # 16 characters: AES-128
 
 class TestPaytmConformance(ConnectorConformance):
     connector_class = PaytmConnector
+    published_api = API  # Paytm's API reference pages and its SDK's classes
     credentials = {"merchant_id": MID, "merchant_key": KEY, "website": "WEBSTAGING"}
     approving = upi_collect_input("success@paytm")
     declining = upi_collect_input("fail@paytm")

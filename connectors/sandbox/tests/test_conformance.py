@@ -25,6 +25,8 @@ WEBHOOK_SECRET = "whsec_sandbox_conformance_5a90"
 
 class TestSandboxConformance(ConnectorConformance):
     connector_class = SandboxConnector
+    published_api = None
+    published_api_absent = "the sandbox bank is Pagoflex's own; its SPEC.md is the only description"
     credentials = {"api_key": API_KEY, "webhook_secret": WEBHOOK_SECRET}
     # SPEC.md §7 test cards.
     approving = card_input("4242424242424242")

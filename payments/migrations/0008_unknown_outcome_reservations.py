@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """Issue 15: a capture whose answer was lost, and a void in flight, are reservations of their own."""
 
-    dependencies = [("payments", "0006_merchant_has_webhook_endpoints")]
+    dependencies = [("payments", "0007_merchant_event_moves_to_payments")]
 
     operations = [
         migrations.AddField(

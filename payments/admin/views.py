@@ -19,7 +19,7 @@ from django.urls import reverse
 from connectors import amounts
 from connectors.errors import ConnectorError
 from payments import services
-from payments.admin_overview import PeriodForm, default_period, overview
+from payments.admin.overview import PeriodForm, default_period, overview
 from payments.models import PaymentOperation
 from payments.services.outcomes import record_event
 from payments.services.refunds import refundable_amount

@@ -1,15 +1,17 @@
 """The payment page's timeline: everything that happened to one payment, in time order.
 
 State changes and staff actions (``PaymentEvent``), attempts, every connector call with its
-bodies pretty-printed, inbound bank webhooks, refunds and, where the outbound models exist,
-the events sent to the merchant. Bodies were masked when they were logged; they are masked
-again here with the account's own secrets, so a secret that slipped into a log still never
-reaches a page.
+bodies pretty-printed and refunds; the apps above payments add their own entries through
+``add_timeline_source`` (the webhooks app: inbound bank webhooks, the events sent to the
+merchant and each delivery try, see ``webhooks/backoffice.py``). Bodies were masked when they
+were logged; they are masked again here with the account's own secrets, so a secret that
+slipped into a log still never reaches a page.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -117,7 +119,7 @@ def pretty_body(text: str, secrets: list[str] = (), *, logged: bool = False) -> 
     return mask(rendered, secrets)
 
 
-class _Secrets:
+class AccountSecrets:
     """Each account's secret credential values, decrypted once per page."""
 
     def __init__(self):
@@ -134,7 +136,8 @@ class _Secrets:
         return self._by_account[account.pk]
 
 
-def _admin_link(obj) -> str:
+def admin_link(obj) -> str:
+    """The admin change page of ``obj``, or "" when it has none."""
     try:
         return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
     except NoReverseMatch:
@@ -145,16 +148,27 @@ def _money(amount: int, currency: str) -> str:
     return f"{amounts.format_major(amount, currency)} {currency}"
 
 
+# Entries other apps hold about a payment, by name: each source is called with the payment and
+# the page's AccountSecrets and returns TimelineEntry objects (``add_timeline_source``).
+_sources: dict[str, Callable[..., list[TimelineEntry]]] = {}
+
+
+def add_timeline_source(name: str, source: Callable[..., list[TimelineEntry]]) -> None:
+    """Add ``source(payment, secrets) -> [TimelineEntry]`` to every payment's timeline; an app
+    above payments calls it from its admin module (registering twice under one name replaces)."""
+    _sources[name] = source
+
+
 def build_timeline(payment) -> list[TimelineEntry]:
     """Every entry of the payment's history, oldest first."""
-    secrets = _Secrets()
+    secrets = AccountSecrets()
     entries: list[TimelineEntry] = []
     entries += [_event_entry(e) for e in payment.events.select_related("attempt", "refund")]
     entries += [_attempt_entry(a) for a in payment.attempts.select_related("connector_account")]
     entries += [_call_entry(c, secrets) for c in payment.connector_calls.select_related("connector_account")]
-    entries += [_webhook_entry(w, secrets) for w in payment.webhook_events.select_related("connector_account")]
     entries += [_refund_entry(r, payment) for r in payment.refunds.all()]
-    entries += outbound_entries(payment)
+    for source in _sources.values():
+        entries += source(payment, secrets)
     entries.sort(key=lambda entry: (entry.at, entry.order))
     return entries
 
@@ -200,7 +214,7 @@ def _attempt_entry(attempt) -> TimelineEntry:
     )
 
 
-def _call_entry(call, secrets: _Secrets) -> TimelineEntry:
+def _call_entry(call, secrets: AccountSecrets) -> TimelineEntry:
     account_secrets = secrets.of(call.connector_account)
     status = f"HTTP {call.status_code}" if call.status_code else "no answer"
     summary = f"{call.latency_ms} ms"
@@ -219,26 +233,8 @@ def _call_entry(call, secrets: _Secrets) -> TimelineEntry:
         status=status,
         summary=summary,
         blocks=[b for b in blocks if b[1]],
-        link=_admin_link(call),
+        link=admin_link(call),
         order=2,
-    )
-
-
-def _webhook_entry(event, secrets: _Secrets) -> TimelineEntry:
-    account_secrets = secrets.of(event.connector_account)
-    signature = {True: "signature valid", False: "signature INVALID", None: "signature not checked"}[
-        event.signature_valid
-    ]
-    summary = " · ".join(part for part in (signature, event.event_id, event.outcome_detail) if part)
-    return TimelineEntry(
-        at=event.received_at,
-        kind="webhook",
-        title=f"Inbound webhook {event.event_type or '(unparsed)'} from {event.connector}",
-        status=event.outcome,
-        summary=summary,
-        blocks=[("Payload", pretty_body(event.body_text, account_secrets))],
-        link=_admin_link(event),
-        order=4,
     )
 
 
@@ -260,42 +256,3 @@ def _refund_entry(refund, payment) -> TimelineEntry:
         summary=" · ".join(details),
         order=5,
     )
-
-
-def outbound_entries(payment) -> list[TimelineEntry]:
-    """Events sent to the merchant about this payment and every delivery try, where the
-    outbound webhook models are installed."""
-    try:
-        from webhooks.models import MerchantEvent, WebhookDeliveryAttempt
-    except ImportError:
-        return []
-    entries = []
-    for event in MerchantEvent.objects.filter(payment=payment).prefetch_related("deliveries__endpoint"):
-        targets = ", ".join(f"{d.endpoint.url}: {d.status}" for d in event.deliveries.all()) or "no endpoint"
-        entries.append(
-            TimelineEntry(
-                at=event.created_at,
-                kind="outbound",
-                title=f"Event {event.type} to the merchant ({event.public_id})",
-                summary=targets,
-                link=_admin_link(event),
-                order=6,
-            )
-        )
-    tries = WebhookDeliveryAttempt.objects.filter(delivery__event__payment=payment).select_related(
-        "delivery__event", "delivery__endpoint"
-    )
-    for attempt in tries:
-        details = [f"{attempt.latency_ms} ms", attempt.error, attempt.response_excerpt[:200]]
-        entries.append(
-            TimelineEntry(
-                at=attempt.created_at,
-                kind="outbound",
-                title=f"Delivery of {attempt.delivery.event.type} to {attempt.delivery.endpoint.url}",
-                status=f"HTTP {attempt.status_code}" if attempt.status_code else "no answer",
-                summary=" · ".join(part for part in details if part),
-                link=_admin_link(attempt.delivery),
-                order=7,
-            )
-        )
-    return entries

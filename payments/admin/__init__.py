@@ -2,7 +2,7 @@
 
 The admin never changes a payment by saving a form: payments are read-only here, and the
 actions (sync, capture, cancel, refund) go through the same services as the API, from
-``payments/admin_views.py``. The payment page shows one timeline of everything that happened.
+``payments/admin/views.py``. The payment page shows one timeline of everything that happened.
 """
 
 from django.contrib import admin, messages
@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from connectors import amounts
-from payments import admin_views
-from payments.admin_timeline import build_timeline, tone_of
+from payments.admin import views as admin_views
+from payments.admin.timeline import build_timeline, tone_of
 from payments.models import ApiKey, Merchant, PaymentAttempt, PaymentOperation, Refund
 
 admin.site.site_header = "Pagoflex back office"

@@ -1,7 +1,11 @@
-"""The back-office overview: how payments went over a period, and what needs a human now."""
+"""The back-office overview: how payments went over a period, and what needs a human now.
+
+The apps above payments add their own sections through ``add_overview_section`` (the webhooks
+app: inbound webhook failures and deliveries given up, see ``webhooks/backoffice.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from django import forms
@@ -10,22 +14,26 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from connectors import amounts
-from payments.admin_charts import bar_list_chart, column_chart
+from payments.admin.charts import bar_list_chart, column_chart
 from payments.models import Merchant, PaymentAttempt, PaymentOperation, Refund
 from payments.state_machine import UNSETTLED_ATTEMPT_STATUSES
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
-from webhooks.models import WebhookEvent, WebhookOutcome
 
 MAX_PERIOD_DAYS = 92
 # Unsettled for longer than this, a payment or refund is "stuck": sync should have settled it.
 STUCK_AFTER = timedelta(minutes=30)
 WAITING_PAYMENT_STATUSES = [PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_CUSTOMER_ACTION]
-WEBHOOK_FAILURES = [
-    outcome
-    for outcome in WebhookOutcome.values
-    if outcome not in (WebhookOutcome.PROCESSED, WebhookOutcome.DUPLICATE, WebhookOutcome.RECEIVED)
-]
 LIST_LIMIT = 20
+
+# Sections other apps add, by template: figures(since=, until=, merchant=) -> dict, whose keys
+# join the page's context; the overview page includes each template after its own sections.
+_sections: dict[str, Callable[..., dict]] = {}
+
+
+def add_overview_section(template: str, figures: Callable[..., dict]) -> None:
+    """Add a section to the overview: ``figures(since=, until=, merchant=)`` gives the context
+    (``since``/``until`` bound the period, ``merchant`` is None for all), ``template`` draws it."""
+    _sections[template] = figures
 
 
 class PeriodForm(forms.Form):
@@ -62,13 +70,11 @@ def overview(*, start: date, end: date, merchant: Merchant | None = None) -> dic
     since, until = _bounds(start, end)
     payments = PaymentOperation.objects.filter(created_at__gte=since, created_at__lt=until)
     attempts = PaymentAttempt.objects.filter(created_at__gte=since, created_at__lt=until)
-    webhooks = WebhookEvent.objects.filter(received_at__gte=since, received_at__lt=until)
     if merchant is not None:
         payments = payments.filter(merchant=merchant)
         attempts = attempts.filter(payment__merchant=merchant)
-        webhooks = webhooks.filter(connector_account__merchant=merchant)
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
-    return {
+    figures = {
         "days": len(days),
         "totals": payments.aggregate(
             count=Count("id"), succeeded=Count("id", filter=Q(status=PaymentStatus.SUCCEEDED))
@@ -78,9 +84,11 @@ def overview(*, start: date, end: date, merchant: Merchant | None = None) -> dic
         "success_chart": _success_chart(attempts),
         "declines": _declines(attempts),
         "stuck": _stuck(merchant),
-        "webhook_failures": _webhook_failures(webhooks),
-        "outbound_failed": _outbound_failures(since, until, merchant),
+        "section_templates": list(_sections),
     }
+    for section in _sections.values():
+        figures.update(section(since=since, until=until, merchant=merchant))
+    return figures
 
 
 def _per_day(queryset, **aggregate):
@@ -171,30 +179,3 @@ def _stuck(merchant):
         "stuck_refunds": list(refunds.filter(created_at__lt=cutoff).order_by("created_at")[:LIST_LIMIT]),
         "stuck_after_minutes": int(STUCK_AFTER.total_seconds() // 60),
     }
-
-
-def _webhook_failures(webhooks):
-    failed = webhooks.filter(outcome__in=WEBHOOK_FAILURES)
-    by_outcome = list(failed.values("outcome").annotate(count=Count("id")).order_by("-count", "outcome"))
-    return {
-        "total": sum(row["count"] for row in by_outcome),
-        "chart": bar_list_chart(
-            [(row["outcome"], row["count"], str(row["count"])) for row in by_outcome],
-            title="Inbound webhook failures by outcome",
-        ),
-        "recent": list(failed.order_by("-received_at")[:LIST_LIMIT]),
-    }
-
-
-def _outbound_failures(since, until, merchant) -> int | None:
-    """Deliveries to merchants that gave up in the period, once the outbound webhook models exist."""
-    try:
-        from webhooks.models import DeliveryStatus, WebhookDelivery
-    except ImportError:
-        return None
-    deliveries = WebhookDelivery.objects.filter(
-        status=DeliveryStatus.FAILED, created_at__gte=since, created_at__lt=until
-    )
-    if merchant is not None:
-        deliveries = deliveries.filter(endpoint__merchant=merchant)
-    return deliveries.count()

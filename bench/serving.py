@@ -1,0 +1,282 @@
+"""Serving under a bank's latency: the scenarios of ``make bench`` that ask whether the bank's
+latency, a hung bank or a slow client sets Pagoflex's throughput (docs/performance.md).
+
+Two servers run side by side on one database, so every comparison is made in one run:
+
+- ``sync x3``: today's three sync gunicorn workers, each holding a persistent connection;
+- ``production``: ``pagoflex/gunicorn.conf.py`` as shipped (gthread workers, a bounded pool of
+  database connections per process, the connection given back around every bank call);
+- ``gevent``, when gevent is installed: the same configuration with cooperative greenlets instead
+  of threads (the other candidate, docs/architecture.md).
+
+Banks, each the sandbox simulator in its own process: one that answers at once, one that answers
+after a fixed 300 ms, and one whose answers follow a long tail (p50 250 ms, p99 2 s) and hang
+past Pagoflex's read timeout on 5 % of payments (the bank acts, the answer is lost).
+
+For each scenario: payments/s, p50/p99 (ms), errors, the peak memory (PSS) of all the server's
+processes and the peak number of PostgreSQL connections it held, sampled every 0.2 s.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+from bench import servers
+
+CLIENTS = 128
+SLOW_CLIENTS = 10
+FIXED_LATENCY = "fixed:300"
+LONG_TAIL = "lognormal:250:2000"
+HANG_FRACTION = 0.05
+TARGETS = {
+    "production / sync x3, no latency": 0.95,
+    "300 ms bank / no latency": 0.90,
+    "long tail + hangs, others / 300 ms bank": 0.80,
+    "max PostgreSQL connections": 20,
+    "max memory MiB": 1024,
+    "slow clients p99 growth ms": 50,
+    "p99 over bank p99 ms": 150,
+}
+
+
+class Sampler:
+    """Peak memory of a server's processes and peak PostgreSQL connections of one application
+    name, sampled in a thread while a scenario runs."""
+
+    def __init__(self, server: servers.ProcessServer, database_url: str, application_name: str):
+        self.server, self.application_name = server, application_name
+        self.database_url = database_url
+        self.peak_memory_bytes = 0
+        self.peak_connections = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Sampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            while not self._stop.is_set():
+                self.sample(conn)
+                self._stop.wait(0.2)
+            self.sample(conn)
+
+    def sample(self, conn) -> None:
+        count = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                             [self.application_name]).fetchone()[0]
+        self.peak_connections = max(self.peak_connections, count)
+        self.peak_memory_bytes = max(self.peak_memory_bytes, memory_bytes([self.server.pid, *self.server.children()]))
+
+
+def memory_bytes(pids) -> int:
+    """Proportional set size (shared pages divided among the processes sharing them) of these
+    processes: what they cost the machine together, unlike RSS, which counts shared pages once
+    per process."""
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) * 1024
+                break
+    return total
+
+
+def trickle(url: str, path: str, stop: threading.Event, body_bytes: int = 100_000) -> None:
+    """One slow client: announces a body of ``body_bytes`` and sends one byte a second."""
+    host, port = url.removeprefix("http://").split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {body_bytes}\r\n\r\n".encode())
+            while not stop.wait(1.0):
+                sock.sendall(b" ")
+    except OSError:
+        pass  # the server gave up on it: that is its right
+
+
+def run_serving(args, *, env: dict, database_url: str, stamp: str, logs: Path, load, summarize,
+                payment_request, bank_time_by_object, bank_key: str, bank_secret: str) -> dict:
+    """Start the banks and both servers, run the scenarios, return the rows and the verdicts."""
+    from connectors.models import ConnectorAccount
+    from payments.models import ApiKey, Merchant
+
+    read_timeout = float(os.environ.get("BENCH_READ_TIMEOUT", "30"))
+    banks = {
+        "none": servers.sandbox_bank(api_key=bank_key, webhook_secret=bank_secret, log_path=logs / f"bank0-{stamp}.log"),
+        "fixed": servers.sandbox_bank(api_key=bank_key, webhook_secret=bank_secret, latency=FIXED_LATENCY,
+                                      log_path=logs / f"bank300-{stamp}.log"),
+        "tail": servers.sandbox_bank(api_key=bank_key, webhook_secret=bank_secret, latency=LONG_TAIL,
+                                     hang_fraction=HANG_FRACTION, hang_seconds=read_timeout + 2,
+                                     log_path=logs / f"banktail-{stamp}.log"),
+    }
+    server_env = {key: value for key, value in env.items() if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    server_env["CONNECTOR_READ_TIMEOUT"] = str(read_timeout)
+    sync3 = servers.gunicorn(database=f"{database_url}?conn_max_age=600&application_name=bench-sync3", workers=3,
+                             extra_env=server_env, log_path=logs / f"sync3-{stamp}.log")
+    production = servers.gunicorn_production(database=f"{database_url}?application_name=bench-production",
+                                             extra_env=server_env, log_path=logs / f"production-{stamp}.log")
+    # The third candidate, cooperative workers: the same configuration with gevent's greenlets in
+    # place of threads (psycopg cooperates with gevent from 3.1.14). Measured when gevent is
+    # installed (``pip install gevent``); not a dependency of the product.
+    gevent = None
+    if importlib.util.find_spec("gevent") is not None:
+        gevent = servers.gunicorn_production(database=f"{database_url}?application_name=bench-gevent",
+                                             extra_env={**server_env, "GUNICORN_PRELOAD": "false"}, log_path=logs / f"gevent-{stamp}.log",
+                                             worker_class="gevent")
+    started = []
+    try:
+        for server in [*banks.values(), sync3, production, *([gevent] if gevent else [])]:
+            started.append(server.start(timeout=60))
+        keys = {}
+        for name, bank in banks.items():
+            merchant = Merchant.objects.create(name=f"Serving bench, bank {name}")
+            _, keys[name] = ApiKey.issue(merchant)
+            account = ConnectorAccount(merchant=merchant, connector="sandbox", label=f"bank {name}", mode="test",
+                                       base_url_override=bank.base_url)
+            account.set_credentials({"api_key": bank_key, "webhook_secret": bank_secret})
+            account.save()
+        return _scenarios(args, keys, sync3, production, gevent, database_url, load, summarize, payment_request,
+                          bank_time_by_object, read_timeout)
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+def _scenarios(args, keys, sync3, production, gevent, database_url, load, summarize, payment_request,
+               bank_time_by_object, read_timeout) -> dict:
+    rows: list[dict] = []
+    limit = args.max_seconds
+    n = args.serving_requests
+
+    def plan(bank: str, count: int) -> list[dict]:
+        return [payment_request({"Authorization": f"Bearer {keys[bank]}"}) for _ in range(count)]
+
+    def scenario(name, server, application, bank, *, count=n, concurrency=CLIENTS, rate=None, slow=0,
+                 seconds=limit):
+        load(server.base_url, plan(bank, min(count, 2 * concurrency)), concurrency=concurrency,
+             max_seconds=seconds)  # warm up: every thread and pooled connection opened
+        stop = threading.Event()
+        tricklers = [threading.Thread(target=trickle, args=(server.base_url, "/v1/payments", stop), daemon=True)
+                     for _ in range(slow)]
+        for thread in tricklers:
+            thread.start()
+        time.sleep(1.0 if slow else 0)
+        with Sampler(server, database_url, application) as sampler:
+            outcome = load(server.base_url, plan(bank, count), concurrency=concurrency, max_seconds=seconds,
+                           rate=rate)
+        stop.set()
+        row = summarize(name, outcome, None)
+        ok_ids = [r["id"] for r in outcome["results"] if 200 <= r["status"] < 300 and r.get("id")]
+        row.update(server=application.removeprefix("bench-"), bank=bank, clients=concurrency, offered_rate=rate,
+                   slow_clients=slow, peak_memory_mib=sampler.peak_memory_bytes / 2**20,
+                   peak_postgres_connections=sampler.peak_connections)
+        row["_outcome"] = outcome
+        row["_ids"] = ok_ids
+        rows.append(row)
+        print(f"  {name:52} {row['rps']:7.1f}/s p50 {row['p50_ms']:7.1f} p99 {row['p99_ms']:7.1f} err "
+              f"{row['errors']:4} mem {row['peak_memory_mib']:6.0f} MiB pg {row['peak_postgres_connections']:3}",
+              flush=True)
+        return row
+
+    print(f"\nserving scenarios ({CLIENTS} clients unless an offered rate is given; read timeout {read_timeout:.0f} s):")
+    base_sync = scenario("no latency, sync x3", sync3, "bench-sync3", "none")
+    base = scenario("no latency, production", production, "bench-production", "none")
+    fixed = scenario("300 ms bank, production", production, "bench-production", "fixed")
+    fixed_sync = scenario("300 ms bank, sync x3", sync3, "bench-sync3", "fixed", count=min(n, 400))
+    if gevent is not None:
+        scenario("no latency, gevent", gevent, "bench-gevent", "none")
+        scenario("300 ms bank, gevent", gevent, "bench-gevent", "fixed")
+    paced = scenario(f"300 ms bank, production, open loop at 70 % of {base['rps']:.0f}/s", production,
+                     "bench-production", "fixed", rate=0.7 * base["rps"], concurrency=2 * CLIENTS)
+    bank_ms = bank_time_by_object("authorize", paced["_ids"])
+    bank_p99 = _percentile(list(bank_ms.values()), 0.99)
+
+    # Long tail and hangs, open loop at the rate the 300 ms bank reached, for long enough that
+    # hung payments keep arriving while earlier ones wait out the read timeout.
+    tail_count = int(max(n, fixed["rps"] * (read_timeout + 15)))
+    tail = scenario(f"long tail + {HANG_FRACTION:.0%} hangs, production, open loop at {fixed['rps']:.0f}/s",
+                    production, "bench-production", "tail", count=tail_count, rate=fixed["rps"],
+                    concurrency=4 * CLIENTS, seconds=max(limit, read_timeout * 3))
+    results = tail["_outcome"]["results"]
+    hung = [r for r in results if r["latency"] >= read_timeout * 0.95]
+    others = [r for r in results if r["latency"] < read_timeout * 0.95]
+    others_ok = [r for r in others if 200 <= r["status"] < 300]
+    tail["others_rps"] = len(others_ok) / tail["_outcome"]["elapsed"]
+    tail["others_errors"] = len(others) - len(others_ok)
+    tail["hung"] = len(hung)
+    tail["hung_answered_2xx"] = sum(1 for r in hung if 200 <= r["status"] < 300)
+    tail["hung_settled_by_sync"] = _settle_by_sync(production.base_url, keys["tail"], [r.get("id") for r in hung])
+
+    paced_base = scenario(f"no latency, production, open loop at 50 % of {base['rps']:.0f}/s", production,
+                          "bench-production", "none", rate=0.5 * base["rps"], concurrency=CLIENTS)
+    slow = scenario(f"the same with {SLOW_CLIENTS} slow clients trickling bodies", production, "bench-production",
+                    "none", rate=0.5 * base["rps"], concurrency=CLIENTS, slow=SLOW_CLIENTS)
+
+    ratios = {
+        "production / sync x3, no latency": base["rps"] / base_sync["rps"],
+        "300 ms bank / no latency": fixed["rps"] / base["rps"],
+        "long tail + hangs, others / 300 ms bank": tail["others_rps"] / fixed["rps"],
+        "max PostgreSQL connections": max(r["peak_postgres_connections"] for r in rows if r["server"] == "production"),
+        "max memory MiB": max(r["peak_memory_mib"] for r in rows if r["server"] == "production"),
+        "slow clients p99 growth ms": slow["p99_ms"] - paced_base["p99_ms"],
+        "p99 over bank p99 ms": paced["p99_ms"] - bank_p99,
+    }
+    print(f"\n  bank p99 (its own time, from the call log) in the open-loop 300 ms run: {bank_p99:.1f} ms")
+    print(f"  long tail: {tail['hung']} payments hung past the read timeout, {tail['hung_answered_2xx']} answered 2xx "
+          f"(pending), {tail['hung_settled_by_sync']} settled by a sync afterwards; the others: "
+          f"{tail['others_rps']:.1f}/s, {tail['others_errors']} errors")
+    print(f"  300 ms bank, sync x3 for contrast: {fixed_sync['rps']:.1f}/s, p50 {fixed_sync['p50_ms']:.0f} ms")
+    print("\n  targets:")
+    for name, target in TARGETS.items():
+        value = ratios[name]
+        at_least = not name.startswith(("max", "slow", "p99"))
+        met = value >= target if at_least else value <= target
+        shown = f"{value:.2f}" if at_least else f"{value:.1f}"
+        print(f"    {name:44} {shown:>8}  target {'>=' if at_least else '<='} {target}  {'met' if met else 'NOT met'}")
+    errors_without_hangs = sum(r["errors"] for r in rows if r is not tail) + tail["others_errors"]
+    print(f"    {'errors (but the hung payments)':44} {errors_without_hangs:>8}  target == 0  "
+          f"{'met' if errors_without_hangs == 0 else 'NOT met'}")
+    for row in rows:
+        row.pop("_outcome", None)
+        row.pop("_ids", None)
+    return {"rows": rows, "ratios": ratios, "targets": TARGETS, "bank_p99_ms": bank_p99,
+            "errors_but_hung": errors_without_hangs, "read_timeout_s": read_timeout}
+
+
+def _settle_by_sync(base_url: str, key: str, payment_ids: list) -> int:
+    """Ask for each hung payment with ``force_sync`` (what the sweep does); count those the bank's
+    answer settled."""
+    import requests
+
+    settled = 0
+    with requests.Session() as session:
+        for payment_id in filter(None, payment_ids):
+            answer = session.get(f"{base_url}/v1/payments/{payment_id}", params={"force_sync": "true"},
+                                 headers={"Authorization": f"Bearer {key}"}, timeout=60)
+            if answer.ok and answer.json().get("status") == "succeeded":
+                settled += 1
+    return settled
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]

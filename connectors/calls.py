@@ -1,0 +1,67 @@
+"""Running a flow with the call log: every HTTP exchange with a bank is written to
+``ConnectorCall`` (masked), whatever happened.
+
+The services (``payments/services/connector_calls.py`` re-exports these) and the connection
+check (``connectors/services.py``) both call ``run_flow`` outside any database transaction.
+The payment, attempt or refund a call belongs to is passed in and stored by foreign key; this
+module needs nothing from the payments app.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.db import connection
+
+from connectors.base import Flow
+from connectors.models import ConnectorCall
+from observability.metrics import observe_connector_call
+from observability.request_ids import current_request_id
+
+
+def run_flow(connector, flow: Flow, data, *, account, payment=None, attempt=None, refund=None):
+    """Run one flow; the call log is written even when the flow raises.
+
+    The database connection goes back to the pool for the bank's time (see
+    ``release_database_connection``): flows run outside any transaction, so nothing is held
+    across the call."""
+    already_logged = len(connector.calls)
+    release_database_connection()
+    try:
+        return connector.call(flow, data)
+    finally:
+        record_calls(connector.calls[already_logged:], account=account, payment=payment, attempt=attempt,
+                     refund=refund)
+
+
+def release_database_connection() -> None:
+    """Give this thread's database connection back to the pool before waiting on a bank.
+
+    A bank answers in hundreds of milliseconds, a hung one after the read timeout; a thread that
+    kept its connection meanwhile would make the database's connection limit, not the CPU, set
+    how many payments are in flight. Only with a pool (``DATABASE_POOL_MAX_SIZE``): without one,
+    the next statement would open a new connection. Never inside a transaction: the services'
+    row locks and the attempt committed before the call must stay exactly as they are.
+    """
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
+
+
+def record_calls(records, *, account, payment=None, attempt=None, refund=None) -> None:
+    """Write the call log (and count each call in the connector metrics), under the id of the
+    request or task that made the calls."""
+    request_id = current_request_id()
+    for record in records:
+        observe_connector_call(connector=account.connector, flow=record.flow, status_code=record.status_code,
+                               error=record.error, latency_ms=record.latency_ms)
+    ConnectorCall.objects.bulk_create([
+        ConnectorCall(
+            connector_account=account, payment=payment, attempt=attempt, refund=refund, flow=record.flow,
+            method=record.method, url=record.url, request_headers=record.request_headers,
+            request_body=record.request_body, status_code=record.status_code,
+            response_headers=record.response_headers, response_body=record.response_body,
+            latency_ms=record.latency_ms, error=record.error[:1000], request_id=request_id,
+            created_at=datetime.fromtimestamp(record.started_at, tz=UTC),
+        )
+        for record in records
+    ])

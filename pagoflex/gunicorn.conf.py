@@ -1,0 +1,85 @@
+"""The production server configuration: ``gunicorn -c pagoflex/gunicorn.conf.py``.
+
+Threads, not processes, carry requests: a request waiting on a bank (hundreds of milliseconds,
+up to the read timeout when a bank hangs) or on a slow client holds a thread, which costs a few
+hundred kilobytes, and no database connection (the services give theirs back to the pool around
+every bank call). The processes are there to use every core. docs/deployment.md says what each
+setting is for and what to scale when; docs/architecture.md has the measurements behind it.
+
+Every figure can be changed from the environment (names below); the defaults suit a 2-core host.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+# One process per core, plus one so a core never idles while a process collects garbage.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+worker_class = "gthread"
+# Requests in flight per process: 3 x 100 serve 300 payments waiting on banks at once, enough for
+# 5 % of 100 payments/s hanging to a 30 s read timeout (docs/deployment.md: the thread budget).
+threads = int(os.environ.get("GUNICORN_THREADS", "100"))
+# Database connections per process: workers x this is what PostgreSQL sees (3 x 6 = 18).
+os.environ.setdefault("DATABASE_POOL_MAX_SIZE", os.environ.get("GUNICORN_DB_POOL_SIZE", "6"))
+os.environ.setdefault("DATABASE_POOL_MIN_SIZE", "2")
+
+# A worker that stops answering its heartbeat for this long is replaced. Longer than the
+# connector read timeout (30 s) plus a connect (5 s): a hung bank is the request's problem, not
+# the process's.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# Idle keep-alive connections are closed after this many seconds (a load balancer's idle timeout
+# must be longer, or it will send on connections gunicorn just closed).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
+backlog = 2048
+# Processes are renewed now and then, so a slow leak in a library never grows without bound.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = max_requests // 10
+# Request line and headers: gunicorn's defaults (4094 bytes a line, 100 headers); the body is
+# bounded by Django (DATA_UPLOAD_MAX_MEMORY_SIZE, 256 KiB).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# The application is imported once in the master and shared copy-on-write by the workers. No
+# database connection is opened at import, so none is shared across the fork. (Off for gevent
+# workers, which must patch the standard library before Django is imported.)
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() == "true"
+# Behind a TLS-terminating proxy: trust its X-Forwarded-* headers (docs/deployment.md).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # the API logs each request itself, in JSON
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+wsgi_app = "pagoflex.wsgi:application"
+
+# Prometheus series from every worker process, added up at /metrics (observability/metrics.py).
+# The folder is emptied at start: series of processes from a previous run must not be counted.
+_metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), f"pagoflex-metrics-{os.getpid()}"))
+
+
+def on_starting(server):
+    import shutil
+
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+# gunicorn drains at most this much of a body the application did not read (a request refused
+# before its body was read: 401, 413) before it reuses the connection; past it, it resets the
+# connection, after having answered "Connection: keep-alive", and the client's next request on
+# it fails. Such requests are answered "Connection: close" instead: the truth, at the cost of one
+# new connection after a large body.
+DRAINABLE_BODY_BYTES = 64 * 1024
+
+
+def pre_request(worker, req):
+    headers = dict(req.headers)
+    try:
+        length = int(headers.get("CONTENT-LENGTH", "0") or 0)
+    except ValueError:
+        length = DRAINABLE_BODY_BYTES + 1
+    if length > DRAINABLE_BODY_BYTES or "chunked" in headers.get("TRANSFER-ENCODING", "").lower():
+        req.headers.append(("CONNECTION", "close"))

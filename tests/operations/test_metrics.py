@@ -1,0 +1,89 @@
+"""Prometheus metrics: API requests by route and status, connector calls by connector, flow and
+outcome, and the backlog gauges; guarded by a token outside development."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from payments.models import PaymentAttempt
+from tests.helpers import payment_body
+
+
+def sample(text: str, name: str, **labels) -> float:
+    """The value of one series in an exposition (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
+            if all(found.get(k) == v for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.fixture
+def scrape(settings):
+    settings.METRICS_TOKEN = "metrics-token-for-tests"
+
+    def get() -> str:
+        response = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token-for-tests")
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/plain")
+        return response.content.decode()
+
+    return get
+
+
+def test_a_connector_call_increments_its_series(api, sandbox_account, scrape):
+    before = scrape()
+    labels = {"connector": "sandbox", "flow": "authorize", "outcome": "ok"}
+    assert api.post("/v1/payments", payment_body(), format="json").status_code == 201
+    after = scrape()
+    assert sample(after, "pagoflex_connector_calls_total", **labels) == sample(
+        before, "pagoflex_connector_calls_total", **labels) + 1
+    assert sample(after, "pagoflex_connector_call_duration_seconds_count", connector="sandbox", flow="authorize") \
+        == sample(before, "pagoflex_connector_call_duration_seconds_count", connector="sandbox", flow="authorize") + 1
+    route = {"route": "v1/payments", "method": "POST", "status": "201"}
+    assert sample(after, "pagoflex_http_requests_total", **route) == sample(
+        before, "pagoflex_http_requests_total", **route) + 1
+
+
+def test_a_bank_error_is_counted_by_its_outcome(api, sandbox_account, sandbox, scrape):
+    labels = {"connector": "sandbox", "flow": "authorize", "outcome": "error_5xx"}
+    before = sample(scrape(), "pagoflex_connector_calls_total", **labels)
+    sandbox.app.faults.arm(status=500)
+    api.post("/v1/payments", payment_body(), format="json")
+    assert sample(scrape(), "pagoflex_connector_calls_total", **labels) == before + 1
+
+
+def test_routes_are_the_url_patterns_never_the_raw_paths(api, sandbox_account, scrape):
+    payment_id = api.post("/v1/payments", payment_body(), format="json").json()["id"]
+    assert api.get(f"/v1/payments/{payment_id}").status_code == 200
+    text = scrape()
+    assert payment_id not in text
+    assert sample(text, "pagoflex_http_requests_total", route="v1/payments/<str:payment_id>", method="GET",
+                  status="200") >= 1
+
+
+def test_the_backlog_gauges_show_an_unresolved_payment_and_the_sync_lag(api, sandbox_account, sandbox, scrape):
+    sandbox.app.faults.arm(truncate=True)  # the bank acted; its answer is lost
+    payment_id = api.post("/v1/payments", payment_body(), format="json").json()["id"]
+    attempt = PaymentAttempt.objects.get(payment__public_id=payment_id)
+    assert attempt.status == "pending"
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(created_at=timezone.now() - timedelta(minutes=10),
+                                                        next_sync_at=timezone.now() - timedelta(seconds=90))
+    text = scrape()
+    assert sample(text, "pagoflex_unresolved_attempts") >= 1
+    assert sample(text, "pagoflex_unresolved_oldest_age_seconds") >= 600
+    assert 90 <= sample(text, "pagoflex_sync_lag_seconds") < 200
+
+
+def test_metrics_need_the_token_outside_development(db, settings):
+    settings.DEBUG = False
+    settings.METRICS_TOKEN = ""
+    assert Client().get("/metrics").status_code == 404
+    settings.METRICS_TOKEN = "s3cret-token"
+    assert Client().get("/metrics").status_code == 404
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
