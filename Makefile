@@ -1,4 +1,4 @@
-# Pagoflex: `make run` serves the product on SQLite with the bundled sandbox bank;
+# Pagoflex: `make run` serves the product on SQLite with every bundled bank simulator (see scripts/run-dev.sh);
 # `make test` runs the whole suite (PostgreSQL when DATABASE_URL says so, SQLite otherwise).
 
 PYTHON ?= python3

@@ -49,6 +49,7 @@ def prepare_environment(database_url: str) -> dict:
         "API_RATE_LIMIT": "1000000/s",
         "LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "SECURE_SSL_REDIRECT": "False",  # plain HTTP on loopback: nothing to redirect to
         "DJANGO_SETTINGS_MODULE": "bench.settings",  # the product plus /bench/floor
     }
     if not os.environ.get("REDIS_URL") and _redis_up():

@@ -136,8 +136,9 @@ def gunicorn_production(*, database: str, port: int | None = None, extra_env: di
     only the address is set here (and the database, which the environment names).
     ``worker_class="gevent"`` swaps the threads for greenlets (the benchmark's other candidate)."""
     port = port or free_port()
+    # Plain HTTP on loopback: the production HTTPS redirect (DEBUG=False) has nowhere to send to.
     env = {**os.environ, "DATABASE_URL": database, "DJANGO_SETTINGS_MODULE": "pagoflex.settings",
-           "PAGOFLEX_PUBLIC_URL": f"http://127.0.0.1:{port}", **(extra_env or {})}
+           "PAGOFLEX_PUBLIC_URL": f"http://127.0.0.1:{port}", "SECURE_SSL_REDIRECT": "False", **(extra_env or {})}
     args = [str(BIN / "gunicorn"), "-c", str(PRODUCTION_CONFIG), "--bind", f"127.0.0.1:{port}"]
     if worker_class:
         args += ["--worker-class", worker_class, "--worker-connections", "1000"]
@@ -148,8 +149,9 @@ def gunicorn(*, database: str, workers: int = 2, threads: int = 1, port: int | N
              log_path: Path | None = None, timeout: int = 60) -> ProcessServer:
     """Pagoflex under gunicorn: ``threads`` > 1 uses the gthread worker."""
     port = port or free_port()
+    # Plain HTTP on loopback: the production HTTPS redirect (DEBUG=False) has nowhere to send to.
     env = {**os.environ, "DATABASE_URL": database, "DJANGO_SETTINGS_MODULE": "pagoflex.settings",
-           "PAGOFLEX_PUBLIC_URL": f"http://127.0.0.1:{port}", **(extra_env or {})}
+           "PAGOFLEX_PUBLIC_URL": f"http://127.0.0.1:{port}", "SECURE_SSL_REDIRECT": "False", **(extra_env or {})}
     args = [str(BIN / "gunicorn"), "pagoflex.wsgi:application", "--bind", f"127.0.0.1:{port}",
             "--workers", str(workers), "--timeout", str(timeout), "--graceful-timeout", "5",
             "--backlog", "512", "--preload"]

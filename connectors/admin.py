@@ -3,16 +3,27 @@ write-only (shown masked, an empty field keeps the stored value) and stored encr
 Nobody, superusers included, is ever shown a secret in clear; a "check connection" action runs
 the connector's harmless check flow, and the call log keeps the masked exchange."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from connectors import services
-from connectors.masking import mask_secret_for_display, mask_text
+from connectors.masking import (
+    MASK,
+    mask_card_data,
+    mask_declared_fields,
+    mask_headers,
+    mask_secret_for_display,
+    mask_text,
+)
 from connectors.models import ConnectorAccount, ConnectorCall
 from connectors.registry import UnknownConnector, all_connectors, get_connector_class
 
@@ -24,6 +35,7 @@ class ConnectorAccountForm(forms.ModelForm):
         model = ConnectorAccount
         fields = ["merchant", "connector", "label", "mode", "enabled", "priority", "base_url_override"]
 
+    @sensitive_variables("stored", "current", "field")
     def __init__(self, *args, connector_key: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         key = connector_key or self.instance.connector or self.data.get("connector", "")
@@ -60,6 +72,7 @@ class ConnectorAccountForm(forms.ModelForm):
                 )
             self.fields[CREDENTIAL_PREFIX + spec.name] = field
 
+    @sensitive_variables("stored", "credentials", "value", "cleaned")
     def clean(self):
         cleaned = super().clean()
         if self.connector_class is None:
@@ -73,10 +86,34 @@ class ConnectorAccountForm(forms.ModelForm):
             value = value or (stored.get(spec.name, "") if spec.secret else "")
             if value:
                 credentials[spec.name] = value
+        self._credentials_follow_the_destination(cleaned)
         for name, message in self.connector_class.validate_credentials(credentials).items():
             self.add_error(CREDENTIAL_PREFIX + name if CREDENTIAL_PREFIX + name in self.fields else None, message)
         self.credentials = credentials
         return cleaned
+
+    def _credentials_follow_the_destination(self, cleaned) -> None:
+        """Where the stored secrets are sent changes only with the secrets typed again.
+
+        Whoever may edit an account may point it anywhere; if the stored secrets followed, anyone
+        with that right (Operations) could read them: point the URL at their own listener and
+        press *Check connection*. So a change of the bank URL the account uses (by whatever
+        field makes it) keeps no stored secret: each is typed again, by someone who knows it.
+        """
+        if not self.instance.pk:
+            return  # a new account: every secret is typed in this form anyway
+        stored = ConnectorAccount.objects.filter(pk=self.instance.pk).first()
+        if stored is None:
+            return
+        proposed = ConnectorAccount(connector=self.connector_class.key,
+                                    base_url_override=cleaned.get("base_url_override") or "")
+        if proposed.base_url.rstrip("/") == stored.base_url.rstrip("/"):
+            return
+        for spec in self.connector_class.credential_fields:
+            name = CREDENTIAL_PREFIX + spec.name
+            if spec.secret and not cleaned.get(name) and name in self.fields:
+                self.add_error(name, f"the bank URL changes: type the {spec.label} again (stored secrets are "
+                                     "only sent to the URL they were entered for)")
 
     def save(self, commit=True):
         account = super().save(commit=False)
@@ -108,6 +145,11 @@ class ConnectorAccountAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ["pagoflex/admin/backoffice.css"]}
         js = ["pagoflex/admin/backoffice.js"]
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Every POST parameter of the account form is hidden from error reports: credentials.
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The model fields only: the credential fields are added by the form for its connector,
@@ -260,8 +302,44 @@ class ConnectorCallAdmin(admin.ModelAdmin):
     search_fields = ["payment__public_id", "url"]
     list_select_related = ["connector_account"]
 
+    # Shown masked again (rows logged before a rule existed, values a rule learnt since).
+    MASKED_FIELDS = ("url", "request_headers", "request_body", "response_headers", "response_body", "error")
+
+    def get_fields(self, request, obj=None):
+        return [f"{field.name}_masked" if field.name in self.MASKED_FIELDS else field.name
+                for field in ConnectorCall._meta.fields]
+
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in ConnectorCall._meta.fields]
+        return self.get_fields(request, obj)
+
+    @staticmethod
+    def _remask(obj, value) -> str:
+        try:
+            secrets = obj.connector_account.build_connector().secret_values()
+        except Exception:  # the account's connector or key is gone: the generic rules still apply
+            secrets = []
+        text = value if isinstance(value, str) else json.dumps(value, indent=2)
+        for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return mask_declared_fields(mask_card_data(text))
+
+    def url_masked(self, obj):
+        return self._remask(obj, obj.url)
+
+    def request_headers_masked(self, obj):
+        return self._remask(obj, mask_headers(obj.request_headers or {}))
+
+    def request_body_masked(self, obj):
+        return self._remask(obj, obj.request_body)
+
+    def response_headers_masked(self, obj):
+        return self._remask(obj, mask_headers(obj.response_headers or {}))
+
+    def response_body_masked(self, obj):
+        return self._remask(obj, obj.response_body)
+
+    def error_masked(self, obj):
+        return self._remask(obj, obj.error)
 
     def has_add_permission(self, request):
         return False

@@ -35,7 +35,7 @@ from connectors.errors import (
     IntegrityMismatch,
 )
 from connectors.http import HttpResponse, default_executor
-from connectors.masking import luhn_valid, mask_card_number
+from connectors.masking import declare_secret_fields, luhn_valid, mask_card_number
 from connectors.statuses import AttemptStatus, RefundStatus
 
 
@@ -263,6 +263,8 @@ class IncomingWebhook:
 
     event_id: str
     event_type: str
+    # The bank's id of what the event is about: the refund's own id for a refund event (never
+    # the id of the payment it refunds), the transaction's id otherwise.
     connector_reference: str
     status: AttemptStatus | RefundStatus | None
     amount: int | None = None
@@ -273,6 +275,14 @@ class IncomingWebhook:
     code: str = ""
     message: str = ""
     raw_status: str = ""
+
+
+def data_secret_values(data) -> list[str]:
+    """The secrets a flow's data carries: the card number and CVC, a saved card's gateway token."""
+    card = getattr(data, "card", None)
+    values = [card.number, card.cvc] if card is not None else []
+    values.append(getattr(data, "payment_token", ""))
+    return [str(value) for value in values if value]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +355,11 @@ class Connector:
     default_base_url: ClassVar[str] = ""
     content_type: ClassVar[str] = "application/json"
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    # Dotted paths of the bank's JSON fields that hold a secret other than a credential or the
+    # card number and CVC (which every connector's logs mask by name and value): a gateway token
+    # that can charge the card again, a one-time password. Masked in every call log, admin page
+    # and log line (connectors/masking.py).
+    secret_fields: ClassVar[tuple[str, ...]] = ()
     payment_method_types: ClassVar[frozenset[str]] = frozenset({"card"})
     currencies: ClassVar[frozenset[str] | None] = None  # None: every currency Pagoflex knows
     supports_manual_capture: ClassVar[bool] = True
@@ -363,11 +378,18 @@ class Connector:
     # beyond the status of a transaction whose id Pagoflex already has.
     recovery: ClassVar[Recovery] = Recovery()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        declare_secret_fields(cls.secret_fields)
+
     def __init__(self, credentials: dict, base_url: str = "", http=None):
         self.credentials = dict(credentials)
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.http = http or default_executor()
         self.calls: list = []  # ConnectorCallRecord of every HTTP exchange, for the call log
+        # The secrets of the flow being run (its card number, CVC, payment token), masked in its
+        # call log wherever they appear, whatever the bank names their fields.
+        self.flow_secrets: list[str] = []
 
     # -- capabilities --------------------------------------------------------------------------
 
@@ -428,7 +450,7 @@ class Connector:
     def secret_values(self) -> list[str]:
         """Credential values to mask wherever they might appear."""
         secret_names = {f.name for f in self.credential_fields if f.secret}
-        return [str(v) for k, v in self.credentials.items() if k in secret_names and v]
+        return [str(v) for k, v in self.credentials.items() if k in secret_names and v] + self.flow_secrets
 
     # -- the three steps -----------------------------------------------------------------------
 
@@ -452,9 +474,13 @@ class Connector:
     def call(self, flow: Flow, data) -> ConnectorResponse:
         """Build, send and interpret one flow, then check the answer's integrity."""
         flow = Flow(flow)
-        request = self.build_request(flow, data)
-        response = self.execute_request(request, flow)
-        result = self.handle_response(flow, data, response)
+        self.flow_secrets = data_secret_values(data)
+        try:
+            request = self.build_request(flow, data)
+            response = self.execute_request(request, flow)
+            result = self.handle_response(flow, data, response)
+        finally:
+            self.flow_secrets = []
         if flow in _INTEGRITY_FLOWS:
             self.check_integrity(flow, data, result)
         return result
@@ -543,9 +569,14 @@ class Connector:
 
     # -- webhooks ------------------------------------------------------------------------------
 
-    def verify_webhook(self, *, headers: dict, body: bytes) -> bool:
+    def verify_webhook(self, *, headers: dict, body: bytes, received_at: float | None = None) -> bool:
         """True when the webhook's signature is right, checked in constant time with the
-        account's own credentials (``self.credentials``); headers have lower-case names."""
+        account's own credentials (``self.credentials``); headers have lower-case names.
+
+        ``received_at``: when Pagoflex received the event (Unix seconds; None: now). A signed
+        timestamp is judged fresh or stale against it, so an event staff re-process long after
+        it arrived (say, once a mistyped secret is corrected) is judged as it arrived; a replay
+        is a new arrival, judged against its own time."""
         raise FlowNotSupported(f"webhooks are not supported by this connector ({self.key})")
 
     def parse_webhook(self, *, headers: dict, body: bytes) -> IncomingWebhook:

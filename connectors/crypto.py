@@ -11,10 +11,11 @@ import binascii
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from Crypto.Cipher import AES
 from Crypto.Random import get_random_bytes
+from django.views.decorators.debug import sensitive_variables
 
 FORMAT_VERSION = "v1"
 NONCE_BYTES = 12  # 96-bit nonce, the size GCM is designed for
@@ -30,7 +31,7 @@ class KeyringError(Exception):
 
 @dataclass(frozen=True)
 class Keyring:
-    keys: dict[str, bytes]
+    keys: dict[str, bytes] = field(repr=False)  # never in a repr, an error report or a log
     current_key_id: str
 
     @classmethod
@@ -56,6 +57,7 @@ class Keyring:
             raise KeyringError("PAGOFLEX_KEYRING holds no key")
         return cls(keys=keys, current_key_id=order[0])
 
+    @sensitive_variables()
     def encrypt(self, plaintext: bytes, associated_data: bytes) -> str:
         nonce = get_random_bytes(NONCE_BYTES)
         cipher = AES.new(self.keys[self.current_key_id], AES.MODE_GCM, nonce=nonce)
@@ -64,6 +66,7 @@ class Keyring:
         payload = base64.b64encode(nonce + ciphertext + tag).decode("ascii")
         return f"{FORMAT_VERSION}:{self.current_key_id}:{payload}"
 
+    @sensitive_variables()
     def decrypt(self, stored: str, associated_data: bytes) -> bytes:
         version, key_id, payload = _split_stored(stored)
         if version != FORMAT_VERSION:
@@ -109,6 +112,7 @@ def get_keyring() -> Keyring:
     return _keyring_cache[text]
 
 
+@sensitive_variables("value", "plaintext")
 def encrypt_json(value: dict, associated_data: str) -> str:
     plaintext = json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return get_keyring().encrypt(plaintext, associated_data.encode("utf-8"))
@@ -123,6 +127,7 @@ def _row_associated_data(instance, field: str) -> str:
     return f"{instance._meta.label}:{instance.public_id}:{field}"
 
 
+@sensitive_variables("value")
 def encrypt_for_row(instance, field: str, value: dict) -> str:
     """Encrypt a JSON value for one field of one row (the row's ``public_id`` is bound in)."""
     return encrypt_json(value, _row_associated_data(instance, field))

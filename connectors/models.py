@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from connectors import crypto
 from connectors.ids import id_factory
@@ -34,6 +35,7 @@ class ConnectorAccount(models.Model):
 
     # -- credentials ---------------------------------------------------------------------------
 
+    @sensitive_variables("credentials")
     def set_credentials(self, credentials: dict) -> None:
         self.credentials_encrypted = crypto.encrypt_for_row(self, "credentials", credentials)
 

@@ -43,6 +43,25 @@ except KeyringError as exc:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# HTTPS. Safe production defaults when DEBUG=False (`manage.py check --deploy` passes clean, CI runs
+# it); each can be set from the environment (docs/security.md). Behind a proxy that terminates TLS,
+# set SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO (only if the proxy overwrites that header),
+# or SECURE_SSL_REDIRECT=False if the proxy redirects itself.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)  # a working day of staff
+X_FRAME_OPTIONS = "DENY"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -189,12 +208,18 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
 PAYMENT_CUSTOMER_ACTION_TTL = env.int("PAYMENT_CUSTOMER_ACTION_TTL", default=3600)
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=24)
+# Seconds a payment or refund may stay without the bank's answer before it is escalated to staff
+# and the merchant (payments/services/unresolved.py); syncing goes on after that.
+UNRESOLVED_ESCALATE_AFTER = env.int("UNRESOLVED_ESCALATE_AFTER", default=24 * 3600)
 # A request still "in progress" after this long died with its worker (no request lives that long:
 # a few connector calls, each bounded by the timeouts above); its retry then resumes or redoes it.
 IDEMPOTENCY_STALE_AFTER_SECONDS = env.int("IDEMPOTENCY_STALE_AFTER_SECONDS", default=600)
 
 # Webhooks to merchants: a delivery must answer 2xx within this many seconds.
 WEBHOOK_DELIVERY_TIMEOUT = env.float("WEBHOOK_DELIVERY_TIMEOUT", default=10.0)
+# Posts to an inbound webhook URL that no connector account owns: at most this many summaries
+# (no body) are stored a minute, across all workers; the rest are answered 404 and not stored.
+WEBHOOK_UNKNOWN_EVENTS_PER_MINUTE = env.int("WEBHOOK_UNKNOWN_EVENTS_PER_MINUTE", default=60)
 # Endpoints on loopback or private addresses, and plain http, are for development only.
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
 
@@ -225,24 +250,36 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the payment method types wherever they appear (no W001 in check --deploy).
+    "ENUM_NAME_OVERRIDES": {"PaymentMethodTypeEnum": "payments.statuses.PaymentMethodType"},
 }
 
 # Largest request body accepted by the API and webhook endpoints.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
+# Error reports (the DEBUG page, mails to ADMINS) never show credentials, secrets or card numbers,
+# DEBUG or not (pagoflex/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "pagoflex.debug.CredentialsExceptionReporterFilter"
+
 # Logs: one JSON object a line in production (LOG_FORMAT=json, the default with DEBUG=False),
 # readable lines in development; every record carries the request id (observability/request_ids.py).
+# Card numbers and declared connector secrets are masked in every line, whatever logged them
+# (connectors.masking.MaskingFormatter wraps each formatter).
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "observability.request_ids.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {"()": "connectors.masking.MaskingFormatter",
+                  "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "()": "connectors.masking.MaskingFormatter",
+            "wrapped": "pythonjsonlogger.json.JsonFormatter",
+            "wrapped_options": {
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            },
         },
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from connectors.ids import id_factory
 from connectors.modes import Mode
+from payments.return_urls import validate_allow_list
 from payments.state_machine import check_transition
 from payments.statuses import (
     AttemptStatus,
@@ -20,6 +21,14 @@ from payments.statuses import (
     PaymentStatus,
     RefundStatus,
 )
+
+
+class LateSuccessPolicy(models.TextChoices):
+    """What Pagoflex does when a bank reports success after the payment had ended (expired,
+    abandoned, failed): the merchant always hears of it (``payment.late_success``)."""
+
+    NOTIFY = "notify", "notify: the merchant decides (refund or void it through the API)"
+    RETURN = "return", "return: Pagoflex refunds it (or voids an authorization) at once"
 
 
 class Merchant(models.Model):
@@ -31,6 +40,14 @@ class Merchant(models.Model):
     # Whether any webhook endpoint of the merchant exists, kept by webhooks/signals.py: a state
     # change of a merchant without one skips looking for endpoints to deliver its events to.
     has_webhook_endpoints = models.BooleanField(default=False, editable=False)
+    # Where a payment's return_url may send the customer (payments/return_urls.py); empty: anywhere.
+    return_url_hosts = models.JSONField(
+        default=list, blank=True, validators=[validate_allow_list],
+        help_text='Hosts a payment\'s return_url may point to: ["shop.example", "*.shop.example", '
+                  '"http://localhost:3000"]. https only, except an origin written with http://. '
+                  "Empty: any http(s) URL (not recommended).")
+    late_success_policy = models.CharField(max_length=8, choices=LateSuccessPolicy.choices,
+                                           default=LateSuccessPolicy.NOTIFY)
 
     class Meta:
         ordering = ["name"]
@@ -130,6 +147,9 @@ class PaymentOperation(models.Model):
     error_message = models.CharField(max_length=1000, blank=True)
     next_action = models.JSONField(null=True, blank=True)
     integrity_mismatch = models.BooleanField(default=False, db_index=True)
+    # The bank reported success after the payment had ended failed or cancelled: the status stays
+    # terminal, the amounts follow the bank, and the money can be refunded (docs/back-office.md).
+    late_success = models.BooleanField(default=False, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -192,6 +212,8 @@ class PaymentAttempt(models.Model):
     routing_decision = models.JSONField(default=dict, blank=True)
     sync_count = models.PositiveIntegerField(default=0)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # When its still-unknown outcome was escalated to staff and the merchant (UNRESOLVED_ESCALATE_AFTER).
+    escalated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -228,6 +250,7 @@ class Refund(models.Model):
     error_message = models.CharField(max_length=1000, blank=True)
     sync_count = models.PositiveIntegerField(default=0)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)  # see PaymentAttempt.escalated_at
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -363,8 +386,13 @@ class EventType(models.TextChoices):
     PAYMENT_CANCELLED = "payment.cancelled"
     PAYMENT_CAPTURED = "payment.captured"
     PAYMENT_INTEGRITY_MISMATCH = "payment.integrity_mismatch"
+    # The bank reported success after the payment had ended failed or cancelled: money is held.
+    PAYMENT_LATE_SUCCESS = "payment.late_success"
+    # No answer from the bank for UNRESOLVED_ESCALATE_AFTER: staff are on it; Pagoflex keeps asking.
+    PAYMENT_OUTCOME_UNRESOLVED = "payment.outcome_unresolved"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
+    REFUND_OUTCOME_UNRESOLVED = "refund.outcome_unresolved"
 
 
 class MerchantEvent(models.Model):

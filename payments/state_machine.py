@@ -51,6 +51,16 @@ PAYMENT_STATUS_FOR_ATTEMPT: dict[str, str] = {
     A.FAILURE: P.FAILED,
 }
 
+# A late success: the bank reports money taken or held for an attempt Pagoflex had ended without
+# its word (failed: expired, declined on a lost answer; voided locally: an abandoned
+# authentication). Not a move back: the payment keeps its terminal status, is flagged
+# ``late_success`` and its amounts follow the bank (payments/services/outcomes.py). An attempt
+# the bank itself voided never comes back.
+LATE_SUCCESS_ATTEMPT_TRANSITIONS: dict[str, set[str]] = {
+    A.FAILURE: {A.AUTHORIZED, A.CHARGED, A.PARTIALLY_CHARGED},
+    A.VOIDED: {A.AUTHORIZED, A.CHARGED, A.PARTIALLY_CHARGED},
+}
+
 TERMINAL_ATTEMPT_STATUSES = {A.CHARGED, A.VOIDED, A.FAILURE}
 UNSETTLED_ATTEMPT_STATUSES = {A.STARTED, A.PENDING, A.AUTHENTICATION_PENDING}
 
@@ -68,6 +78,14 @@ _TABLES = {"payment": PAYMENT_TRANSITIONS, "attempt": ATTEMPT_TRANSITIONS, "refu
 
 def can_transition(kind: str, current: str, target: str) -> bool:
     return current == target or target in _TABLES[kind][current]
+
+
+def is_late_success(current: str, target: str, *, ended_by_the_bank: bool) -> bool:
+    """True when ``target`` reported for an attempt in ``current`` is a late success (see the
+    table above); ``ended_by_the_bank``: the bank itself confirmed the attempt's end (a void)."""
+    if current == A.VOIDED and ended_by_the_bank:
+        return False
+    return target in LATE_SUCCESS_ATTEMPT_TRANSITIONS.get(current, set())
 
 
 def check_transition(kind: str, current: str, target: str) -> None:

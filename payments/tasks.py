@@ -49,3 +49,32 @@ def expire_abandoned_payments() -> int:
 def purge_idempotency_records() -> int:
     """Forget Idempotency-Key answers past their retention."""
     return sweeps.purge_idempotency_records()
+
+
+@shared_task(name="payments.return_late_success")
+def return_late_success(payment_pk: int) -> str:
+    """Refund or void a late success, as the merchant's late_success_policy says."""
+    from payments.services.late_success import return_late_success as return_it
+
+    return return_it(payment_pk=payment_pk)
+
+
+@shared_task(name="payments.escalate_unresolved")
+def escalate_unresolved() -> int:
+    """Escalate payments and refunds whose outcome is still unknown after UNRESOLVED_ESCALATE_AFTER;
+    verify again late successes reported by webhook and not verified yet, and return again any a
+    merchant's policy returns whose task was lost."""
+    from payments.services.late_success import return_lost_late_successes, verify_lost_claims
+    from payments.services.unresolved import escalate_unresolved as escalate
+
+    verify_lost_claims()
+    return_lost_late_successes()
+    return escalate()
+
+
+@shared_task(name="payments.verify_late_success")
+def verify_late_success(attempt_pk: int) -> str:
+    """Ask the bank whether a success a webhook reported for an ended attempt is its word."""
+    from payments.services.late_success import verify_claim
+
+    return verify_claim(attempt_pk=attempt_pk)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from connectors.errors import ConnectorError
 from payments.models import PaymentOperation
+from payments.return_urls import return_url_allowed
 from payments.services import sync_attempt
 from payments.state_machine import UNSETTLED_ATTEMPT_STATUSES
 
@@ -18,7 +19,8 @@ from payments.state_machine import UNSETTLED_ATTEMPT_STATUSES
 @require_http_methods(["GET", "POST"])
 def payment_return(request, payment_id):
     """The customer is back from the bank: ask the bank (never trust the browser's parameters),
-    then send the customer to the merchant's return URL."""
+    then send the customer to the merchant's return URL. A request carrying no result (a link
+    scanner, a prefetch) only syncs: it can never end the payment by itself."""
     payment = PaymentOperation.objects.filter(public_id=payment_id).first()
     if payment is None:
         raise Http404
@@ -26,11 +28,12 @@ def payment_return(request, payment_id):
     if attempt is not None and attempt.status in UNSETTLED_ATTEMPT_STATUSES:
         params = {**request.GET.dict(), **request.POST.dict()}
         try:
-            sync_attempt(attempt_pk=attempt.pk, actor="customer_return", redirect_params=params)
+            sync_attempt(attempt_pk=attempt.pk, actor="customer_return", redirect_params=params or None)
         except ConnectorError:
             pass  # the payment stays as it is; the sync sweep will ask again
         payment.refresh_from_db()
-    if payment.return_url:
+    # The allow-list is checked again here: a host removed from it stops redirects at once.
+    if payment.return_url and return_url_allowed(payment.return_url, payment.merchant.return_url_hosts or []):
         return HttpResponseRedirect(_with_query(payment.return_url, payment_id=payment.public_id,
                                                 status=payment.status))
     return render(request, "payments/return.html", {"payment": payment})

@@ -3,16 +3,14 @@ at creation, and stored only encrypted."""
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
-import socket
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import transaction
 
 from payments.services.errors import PaymentError
+from webhooks import delivery_http
 from webhooks.models import ALL_EVENTS, EventType, WebhookEndpoint
+from webhooks.outbound import close_deliveries_of_disabled_endpoint
 
 MAX_ENDPOINTS_PER_MERCHANT = 16
 
@@ -33,23 +31,13 @@ def check_events(enabled_events: list[str]) -> list[str]:
 
 def check_url(url: str) -> str:
     """Plain http and loopback or private addresses only where ``WEBHOOK_ALLOW_PRIVATE_URLS``
-    allows them (development): in production Pagoflex must not be made to call its own network."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PaymentError("url must be an http(s) URL", code="url_invalid", param="url")
-    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
-        return url
-    if parts.scheme != "https":
-        raise PaymentError("url must use https", code="url_invalid", param="url")
+    allows them (development): in production Pagoflex must not be made to call its own network.
+    The rules live with the transport that enforces them again at every delivery
+    (``webhooks/delivery_http.py``)."""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except OSError:
-        raise PaymentError("url's host name does not resolve", code="url_invalid", param="url") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            raise PaymentError("url must point to a public address", code="url_invalid", param="url")
-    return url
+        return delivery_http.check_url(url)
+    except delivery_http.UrlRefused as exc:
+        raise PaymentError(str(exc), code="url_invalid", param="url") from None
 
 
 def create_endpoint(*, merchant, mode: str, url: str, enabled_events: list[str],
@@ -81,6 +69,8 @@ def update_endpoint(*, endpoint_pk: int, url: str | None = None, enabled_events:
         if disabled is not None:
             endpoint.enabled = not disabled
         endpoint.save()
+        if not endpoint.enabled:
+            close_deliveries_of_disabled_endpoint(endpoint.pk)
     return endpoint
 
 

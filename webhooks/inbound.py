@@ -9,8 +9,11 @@ the second time.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -43,12 +46,18 @@ HTTP_STATUS = {
     WebhookOutcome.TOO_LARGE: 413, WebhookOutcome.ERROR: 500, WebhookOutcome.RECEIVED: 500,
 }
 
-SAFE_HEADERS_TO_STORE = None  # every header is kept: signatures and timestamps live there
+# Known accounts: every header is kept (signatures and timestamps live there). A refused
+# oversize body keeps only its beginning; a post for an unknown account or connector keeps
+# only a summary with these headers.
+TOO_LARGE_KEPT_BYTES = 4 * 1024
+UNKNOWN_SUMMARY_HEADERS = ("content-type", "content-length", "user-agent")
+UNKNOWN_CONNECTOR = "unknown"
+clock = time.time  # replaceable in tests: the unknown-account budget is per clock minute
 
 
 @dataclass
 class WebhookResult:
-    event: WebhookEvent
+    event: WebhookEvent | None  # None: nothing was stored (an unknown account past the limit)
     outcome: str
     http_status: int
 
@@ -78,15 +87,47 @@ def receive(*, connector_key: str, account_public_id: str | None, headers: dict,
         account = ConnectorAccount.objects.filter(public_id=account_public_id).first()
         if account is not None and account.connector_class is not connector_class:
             account = None
-    will_process = account is not None and not too_large
-    event = store_event(connector_key=connector_class.key if connector_class else connector_key[:40],
-                        account=account, headers=headers, body=body, source_address=source_address,
-                        processing_count=1 if will_process else 0)
-    if too_large:
-        return _finish(event, WebhookOutcome.TOO_LARGE, f"body larger than {MAX_WEBHOOK_BYTES} bytes")
     if account is None:
-        return _finish(event, WebhookOutcome.UNKNOWN_ACCOUNT, "no connector account for this URL")
+        return _unknown_account(connector_class, headers=headers, body=body, source_address=source_address,
+                                too_large=too_large)
+    event = store_event(connector_key=connector_class.key, account=account, headers=headers,
+                        body=body[:TOO_LARGE_KEPT_BYTES] if too_large else body, source_address=source_address,
+                        processing_count=0 if too_large else 1)
+    if too_large:
+        return _finish(event, WebhookOutcome.TOO_LARGE,
+                       f"body larger than {MAX_WEBHOOK_BYTES} bytes (the first {TOO_LARGE_KEPT_BYTES} kept)")
     return process(event, counted=True)
+
+
+def _unknown_account(connector_class, *, headers: dict, body: bytes, source_address: str | None,
+                     too_large: bool) -> WebhookResult:
+    """A post to a URL no account owns is anybody's: not stored as it came (that would let anyone
+    fill the disk, 256 KiB a request). A summary (size, content type, source, which connector)
+    is kept for staff, at most ``WEBHOOK_UNKNOWN_EVENTS_PER_MINUTE`` of them a minute across all
+    workers; past that nothing is stored and the answer is the same 404."""
+    if not _take_unknown_slot():
+        return WebhookResult(event=None, outcome=WebhookOutcome.UNKNOWN_ACCOUNT,
+                             http_status=HTTP_STATUS[WebhookOutcome.UNKNOWN_ACCOUNT])
+    summary_headers = {name: str(headers[name])[:200] for name in UNKNOWN_SUMMARY_HEADERS if name in headers}
+    size = f"more than {MAX_WEBHOOK_BYTES}" if too_large else str(len(body))
+    event = store_event(connector_key=connector_class.key if connector_class else UNKNOWN_CONNECTOR,
+                        account=None, headers=summary_headers, body=b"", source_address=source_address)
+    return _finish(event, WebhookOutcome.UNKNOWN_ACCOUNT,
+                   f"no connector account for this URL; body of {size} bytes not kept")
+
+
+def _take_unknown_slot() -> bool:
+    """One of this minute's summary slots, counted in the shared cache (every worker sees it)."""
+    limit = settings.WEBHOOK_UNKNOWN_EVENTS_PER_MINUTE
+    if limit <= 0:
+        return False
+    key = f"webhooks:unknown:{int(clock() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        return cache.incr(key) <= limit
+    except ValueError:  # expired between add and incr: count this one as the first
+        cache.set(key, 1, timeout=120)
+        return True
 
 
 def process(event: WebhookEvent, *, counted: bool = False) -> WebhookResult:
@@ -98,7 +139,9 @@ def process(event: WebhookEvent, *, counted: bool = False) -> WebhookResult:
     connector = account.build_connector()
     body = bytes(event.body)
     try:
-        valid = connector.verify_webhook(headers=event.headers, body=body)
+        # Freshness is judged at the event's arrival: re-processing it later is no replay.
+        valid = connector.verify_webhook(headers=event.headers, body=body,
+                                         received_at=event.received_at.timestamp())
     except ConnectorError as exc:
         return _finish(event, WebhookOutcome.ERROR, exc.message)
     except Exception as exc:  # a signature header too broken to parse is a bad signature
@@ -137,7 +180,12 @@ def _apply(event: WebhookEvent, account: ConnectorAccount, parsed: IncomingWebho
         if parsed.status is None:
             return _finish(event, WebhookOutcome.PROCESSED, f"informational event {parsed.event_type}")
 
-        outcome = Outcome(status=parsed.status, connector_reference=parsed.connector_reference,
+        reference = parsed.connector_reference
+        if is_refund and reference and reference == target.attempt.connector_reference:
+            # The payment's id in a refund event is never the refund's: keep it off the refund, or
+            # a later event of another refund of this payment would be applied to this one.
+            reference = ""
+        outcome = Outcome(status=parsed.status, connector_reference=reference,
                           raw_status=parsed.raw_status, error_code=parsed.code, error_message=parsed.message)
         mismatch = _integrity(target, parsed)
         if mismatch:
@@ -167,7 +215,9 @@ def _correlate_and_lock(account: ConnectorAccount, parsed: IncomingWebhook):
             if refund:
                 return refund
         if parsed.connector_reference:
-            return refunds.filter(connector_reference=parsed.connector_reference).first()
+            # Only a refund's own id: a payment's id shared by its refunds would pick one at random.
+            return refunds.filter(connector_reference=parsed.connector_reference).exclude(
+                attempt__connector_reference=parsed.connector_reference).first()
         return None
     matches = []
     if parsed.connector_reference:

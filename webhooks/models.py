@@ -6,6 +6,7 @@ it beside each state change; they are re-exported here for the delivery code's r
 
 from django.db import models
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from payments.ids import id_factory
 from payments.models import EventType, MerchantEvent, Mode
@@ -104,6 +105,7 @@ class WebhookEndpoint(models.Model):
     def __str__(self):
         return f"{self.url} ({self.public_id})"
 
+    @sensitive_variables("secret")
     def set_secret(self, secret: str) -> None:
         from connectors import crypto
 

@@ -22,7 +22,6 @@ import random
 import time
 from datetime import datetime, timedelta
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -33,6 +32,7 @@ from connectors.crypto import hmac_sha256_hex
 from payments.models import MerchantEvent
 from payments.outbox import events_written
 from payments.services.claims import CLAIM_LEASE, claim_due, sweep, take_claim
+from webhooks import delivery_http
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 
 logger = logging.getLogger("pagoflex.webhooks.outbound")
@@ -43,7 +43,6 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX_INTERVAL = timedelta(hours=6)
 # How long a new delivery waits for its on-commit task before the retry sweep takes it over.
 FIRST_TRY_GRACE = timedelta(minutes=1)
-EXCERPT_BYTES = 1000
 
 
 # -- fanning out (inside the transaction that wrote the events) ---------------------------------
@@ -118,10 +117,14 @@ def deliver(*, delivery_pk: int, token: datetime | None = None) -> WebhookDelive
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_pk)
     if delivery.status != DeliveryStatus.PENDING:
         return delivery
+    if not delivery.endpoint.enabled:
+        close_deliveries_of_disabled_endpoint(delivery.endpoint_id)
+        delivery.refresh_from_db()
+        return delivery
     body = event_body(delivery.event)
     headers = {"Content-Type": "application/json", "User-Agent": "Pagoflex-Webhooks/1.0",
                SIGNATURE_HEADER: signature_header(delivery.endpoint.get_secret(), body)}
-    status_code, excerpt, error, latency_ms = _post(delivery.endpoint.url, body, headers)
+    status_code, excerpt, error, latency_ms = delivery_http.post(delivery.endpoint.url, body, headers)
     succeeded = status_code is not None and 200 <= status_code < 300 and not error
     now = timezone.now()
     with transaction.atomic():
@@ -145,27 +148,14 @@ def deliver(*, delivery_pk: int, token: datetime | None = None) -> WebhookDelive
     return delivery
 
 
-def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str, str, int]:
-    """(status code, response excerpt, error, latency in ms). The whole exchange must end within
-    the timeout; redirects are not followed (a 3xx is not a delivery)."""
-    timeout = settings.WEBHOOK_DELIVERY_TIMEOUT
-    started = time.monotonic()
-    try:
-        with requests.post(url, data=body, headers=headers, timeout=(min(timeout, 5.0), timeout),
-                           allow_redirects=False, stream=True) as response:
-            excerpt = response.raw.read(EXCERPT_BYTES, decode_content=True) or b""
-            status_code = response.status_code
-    except requests.Timeout:
-        return None, "", f"timeout after {timeout:g} s", _ms_since(started)
-    except requests.RequestException as exc:
-        return None, "", f"{type(exc).__name__}: {exc}"[:500], _ms_since(started)
-    latency_ms = _ms_since(started)
-    error = f"answered after {latency_ms} ms, over the {timeout:g} s limit" if latency_ms > timeout * 1000 else ""
-    return status_code, excerpt.decode("utf-8", errors="replace"), error, latency_ms
+ENDPOINT_DISABLED = "not sent: the endpoint is disabled"
 
 
-def _ms_since(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
+def close_deliveries_of_disabled_endpoint(endpoint_pk: int) -> int:
+    """End the pending deliveries of a disabled endpoint: no retry is sent to it any more (they
+    stay listed, failed, and can be resent once it is enabled again). Returns how many."""
+    return WebhookDelivery.objects.filter(endpoint_id=endpoint_pk, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.FAILED, next_attempt_at=None, last_error=ENDPOINT_DISABLED)
 
 
 def retry_due_deliveries(*, enqueue, now: datetime | None = None, batch_size: int | None = None) -> int:

@@ -17,6 +17,8 @@ def _read_body(request) -> tuple[bytes, bool]:
 
 
 def _answer(result: inbound.WebhookResult) -> HttpResponse:
+    if result.event is None:
+        return JsonResponse({"received": False, "outcome": result.outcome}, status=result.http_status)
     account: ConnectorAccount | None = result.event.connector_account
     if account is not None:
         custom = account.connector_class(credentials={}, base_url="").webhook_acknowledgement(result.outcome)

@@ -75,6 +75,9 @@ class AuthipayConnector(Connector):
             "(Base64 of the digest's hex text, as Fiserv's North American pages and SDK samples sign)",
         ),
     )
+    # The stored-card token charges the card again without its CVC: a secret (Authipay API,
+    # PaymentTokenization: paymentToken.value).
+    secret_fields = ("paymentToken.value",)
     payment_method_types = frozenset({"card"})
     supports_manual_capture = True
     supports_multiple_captures = True

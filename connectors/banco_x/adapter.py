@@ -161,11 +161,13 @@ class BancoXConnector(Connector):
 
     # -- webhooks (SPEC.md §7) ---------------------------------------------------------------------
 
-    def verify_webhook(self, *, headers: dict, body: bytes) -> bool:
-        """HMAC-SHA256 of ``"<t>." + raw body`` with this account's webhook secret; ``t`` within 5 minutes."""
+    def verify_webhook(self, *, headers: dict, body: bytes, received_at: float | None = None) -> bool:
+        """HMAC-SHA256 of ``"<t>." + raw body`` with this account's webhook secret; ``t`` within 5 minutes
+        of when the event was received (``received_at``, default now)."""
         header = headers.get(signature.SIGNATURE_HEADER.lower(), "")
         return signature.verify_webhook_signature(
-            self.credentials.get("webhook_secret", ""), header, body, now=time.time()
+            self.credentials.get("webhook_secret", ""), header, body,
+            now=time.time() if received_at is None else received_at,
         )
 
     def parse_webhook(self, *, headers: dict, body: bytes) -> IncomingWebhook:

@@ -397,8 +397,9 @@ class PaytmConnector(Connector):
             return None  # a repeated field makes it unclear which value was signed
         return {name: values[0] for name, values in parsed.items()}
 
-    def verify_webhook(self, *, headers: dict, body: bytes) -> bool:
-        """Paytm's S2S notification is a form post signed with the form checksum (CHECKSUMHASH)."""
+    def verify_webhook(self, *, headers: dict, body: bytes, received_at: float | None = None) -> bool:
+        """Paytm's S2S notification is a form post signed with the form checksum (CHECKSUMHASH);
+        it carries no timestamp, so ``received_at`` plays no part."""
         fields = self._form(body)
         return fields is not None and verify_return_params(
             fields, merchant_id=self.merchant_id, merchant_key=self.merchant_key

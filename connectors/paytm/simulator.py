@@ -1,4 +1,5 @@
-"""A Paytm staging look-alike: the test double for the suite and the backend of ``make run``.
+"""A Paytm staging look-alike: the test double for the suite and the Paytm ``make run`` serves
+(``scripts/run-dev.sh`` starts it with the demo Paytm account's webhook URL as notification URL).
 
 It verifies every signed request with the merchant's key (a bad checksum gets Paytm's
 checksum-failure result, never a success), keeps orders, tokens and refunds, honours 0002 for

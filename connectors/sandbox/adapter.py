@@ -221,11 +221,11 @@ class SandboxConnector(Connector):
 
     # -- webhooks --------------------------------------------------------------------------------
 
-    def verify_webhook(self, *, headers: dict, body: bytes) -> bool:
+    def verify_webhook(self, *, headers: dict, body: bytes, received_at: float | None = None) -> bool:
         """SPEC.md §6: HMAC-SHA256 of f"{t}.{body}" with the account's webhook secret, compared in
-        constant time; timestamps more than five minutes away are refused (replays)."""
+        constant time; timestamps more than five minutes from ``received_at`` are refused (replays)."""
         header = headers.get(signature.HEADER.lower(), "")
-        return signature.verify(self.credentials.get("webhook_secret", ""), header, body)
+        return signature.verify(self.credentials.get("webhook_secret", ""), header, body, now=received_at)
 
     def parse_webhook(self, *, headers: dict, body: bytes) -> IncomingWebhook:
         """charge.* and refund.* events; raises ConnectorBadRequest (code invalid_webhook) for a

@@ -575,7 +575,7 @@ class ConnectorConformance(RecoveryMatrix):
         payment = self.reach_pending(bank, account)
         attempt = payment.latest_attempt
         self.trigger_webhook(bank, attempt, account_webhook_url(account))
-        caught = webhooks.wait_for(1)[0]
+        caught = webhooks.wait_for(1, about=attempt.public_id)[0]
         forged = caught.body[:-1] + bytes([caught.body[-1] ^ 1])  # one bit changed after signing
 
         def deliver(body: bytes):

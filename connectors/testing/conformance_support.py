@@ -148,11 +148,16 @@ class WebhookCatcher(SimulatorApp):
             self.caught.clear()
             self.path_prefix = path_prefix
 
-    def wait_for(self, count: int, timeout: float = SETTLE_TIMEOUT) -> list[CaughtWebhook]:
+    def wait_for(self, count: int, timeout: float = SETTLE_TIMEOUT, *, about: str = "") -> list[CaughtWebhook]:
+        """The first ``count`` webhooks caught, only those whose body mentions ``about`` when given
+        (a bank that settles by itself may still post an earlier test's event to the catcher)."""
+        def matching():
+            return [hook for hook in self.caught if about.encode() in hook.body]
+
         with self.arrived:
-            if not self.arrived.wait_for(lambda: len(self.caught) >= count, timeout):
-                raise AssertionError(f"{len(self.caught)} of {count} webhooks arrived in {timeout}s")
-            return list(self.caught)
+            if not self.arrived.wait_for(lambda: len(matching()) >= count, timeout):
+                raise AssertionError(f"{len(matching())} of {count} webhooks arrived in {timeout}s")
+            return matching()
 
 
 def settle_payment(payment: PaymentOperation) -> PaymentOperation:

@@ -2,7 +2,8 @@
 
 A simulator is a ``SimulatorApp`` subclass whose handlers are registered with ``@route``.
 Tests start it on an ephemeral port with ``SimulatorServer(app).start()`` and talk to it over
-real HTTP; ``make run`` serves it as its own process (``python -m connectors.<bank>.simulator``).
+real HTTP; ``make run`` serves each bundled one (sandbox, paytm, authipay, banco_x) as its own
+process (``python -m connectors.<bank>.simulator``, started by ``scripts/run-dev.sh``).
 
 Faults (for the conformance and fault suites) are armed either from Python
 (``app.faults.arm(status=500)``) or over HTTP (``POST /__faults__`` with the same fields), and

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from connectors import amounts
+from payments.admin import unresolved as admin_unresolved
 from payments.admin import views as admin_views
 from payments.admin.timeline import build_timeline, tone_of
 from payments.models import ApiKey, Merchant, PaymentAttempt, PaymentOperation, Refund
@@ -155,6 +156,7 @@ class PaymentAdmin(admin.ModelAdmin):
         ("created_at", DateFieldListFilter),
         HasRefundsFilter,
         "integrity_mismatch",
+        "late_success",
         "mode",
     ]
     # "=card_last4": four digits match exactly, so 4242 finds the card, not every id containing 4242.
@@ -206,7 +208,7 @@ class PaymentAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Problems", {"fields": ["error_code", "error_message", "integrity_mismatch", "next_action"]}),
+        ("Problems", {"fields": ["error_code", "error_message", "integrity_mismatch", "late_success", "next_action"]}),
     ]
     readonly_fields = [
         "status_badge",
@@ -241,6 +243,11 @@ class PaymentAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("overview/", view(lambda request: admin_views.overview_view(self, request)), name="payments_overview"),
+            path("unresolved/", view(lambda request: admin_unresolved.unresolved_view(self, request)),
+                 name="payments_unresolved"),
+            path("unresolved/sync/<str:kind>/<int:pk>/",
+                 view(lambda request, kind, pk: admin_unresolved.unresolved_sync_view(self, request, kind, pk)),
+                 name="payments_unresolved_sync"),
             path(
                 "<path:object_id>/action/<str:action_name>/",
                 view(

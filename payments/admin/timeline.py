@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.urls import NoReverseMatch, reverse
 
 from connectors import amounts
-from connectors.masking import MASK, mask_card_data, mask_headers, mask_text
+from connectors.masking import MASK, mask_card_data, mask_declared_fields, mask_headers, mask_text
 
 OK_STATUSES = {
     "succeeded",
@@ -85,7 +85,7 @@ def remask(text: str, secrets: list[str] = ()) -> str:
     into ``********`` and lose the last four digits staff search by)."""
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, MASK)
-    return mask_card_data(text)
+    return mask_declared_fields(mask_card_data(text))
 
 
 def pretty_body(text: str, secrets: list[str] = (), *, logged: bool = False) -> str:

@@ -298,8 +298,8 @@ class PaymentOutput(serializers.ModelSerializer):
         fields = ["id", "object", "livemode", "status", "amount", "currency", "capture_method", "amount_capturable",
                   "amount_captured", "amount_refunded", "payment_method_type", "payment_method", "customer",
                   "description", "metadata", "merchant_reference", "return_url", "next_action",
-                  "last_payment_error", "integrity_mismatch", "connector", "connector_reference", "attempts",
-                  "created", "updated"]
+                  "last_payment_error", "integrity_mismatch", "late_success", "connector", "connector_reference",
+                  "attempts", "created", "updated"]
 
     def to_representation(self, obj) -> dict:
         # Hand-written for speed: DRF builds (deep-copies) every declared field per instance, a
@@ -314,7 +314,7 @@ class PaymentOutput(serializers.ModelSerializer):
             "description": obj.description, "metadata": obj.metadata, "merchant_reference": obj.merchant_reference,
             "return_url": obj.return_url, "next_action": self.get_next_action(obj),
             "last_payment_error": self.get_last_payment_error(obj), "integrity_mismatch": obj.integrity_mismatch,
-            "connector": self.get_connector(obj), "connector_reference": self.get_connector_reference(obj),
+            "late_success": obj.late_success, "connector": self.get_connector(obj), "connector_reference": self.get_connector_reference(obj),
             "attempts": [_ATTEMPT_OUTPUT.to_representation(attempt) for attempt in self._attempts(obj)],
             "created": _datetime(obj.created_at), "updated": _datetime(obj.updated_at),
         }

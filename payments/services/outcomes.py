@@ -19,18 +19,36 @@ from django.http import Http404
 from django.utils import timezone
 
 from connectors import errors as connector_errors
-from connectors.base import ConnectorResponse
+from connectors.base import ConnectorResponse, Flow
 from payments import outbox
-from payments.models import PaymentAttempt, PaymentEvent, PaymentOperation, Refund, SavedPaymentMethod
+from payments.models import (
+    LateSuccessPolicy,
+    PaymentAttempt,
+    PaymentEvent,
+    PaymentOperation,
+    Refund,
+    SavedPaymentMethod,
+)
 from payments.services.errors import unexpected_state
 from payments.services.payment_methods import save_from_payment
-from payments.state_machine import PAYMENT_STATUS_FOR_ATTEMPT, UNSETTLED_ATTEMPT_STATUSES, can_transition
+from payments.state_machine import (
+    PAYMENT_STATUS_FOR_ATTEMPT,
+    UNSETTLED_ATTEMPT_STATUSES,
+    can_transition,
+    is_late_success,
+)
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
 logger = logging.getLogger("pagoflex.payments")
 
 # How long after an unsettled answer the first sync is due; later syncs back off (see sync.py).
 FIRST_SYNC_DELAY = timedelta(seconds=30)
+
+# The attempt's connector_metadata key saying Pagoflex ended it without the bank's word (an
+# abandoned authentication the bank had nothing to void for): a later success is a late success.
+VOIDED_LOCALLY = "voided_locally"
+# The ended payments a late success is applied to: their amounts follow the bank, refundable.
+LATE_SUCCESS_PAYMENT_STATUSES = {PaymentStatus.FAILED, PaymentStatus.CANCELLED}
 
 
 @dataclass
@@ -52,6 +70,9 @@ class Outcome:
     # ``amount_captured`` is the bank's own figure (an answer, a sync): it settles captures whose
     # answer was lost. False when the platform computed it (the capture service's running sum).
     captured_is_banks_total: bool = True
+    # The bank's own lookup of the transaction (a psync), not an event it pushed: what confirms a
+    # late success a webhook reported (see _claim_late_success).
+    bank_lookup: bool = False
 
     @classmethod
     def from_response(cls, response: ConnectorResponse) -> Outcome:
@@ -94,7 +115,8 @@ class ApplyResult:
 # The fields an outcome may change, saved by name: a full-row UPDATE costs more to build and
 # would write back columns another writer (a sweep's claim, say) may have moved meanwhile.
 PAYMENT_OUTCOME_FIELDS = ["status", "amount_authorized", "amount_captured", "amount_capturing", "amount_refunded",
-                          "amount_capture_unknown", "cancelling", "next_action", "error_code", "error_message", "integrity_mismatch", "updated_at"]
+                          "amount_capture_unknown", "cancelling", "next_action", "error_code", "error_message",
+                          "integrity_mismatch", "updated_at"]
 ATTEMPT_OUTCOME_FIELDS = ["connector_reference", "connector_metadata", "raw_connector_status", "status",
                           "error_code", "error_message", "next_action", "next_sync_at", "updated_at"]
 REFUND_OUTCOME_FIELDS = ["connector_reference", "connector_metadata", "raw_connector_status", "status",
@@ -280,6 +302,12 @@ def apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: s
         payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
         return ApplyResult(changed=False)
 
+    if is_late_success(attempt.status, target,
+                       ended_by_the_bank=not attempt.connector_metadata.get(VOIDED_LOCALLY)):
+        if outcome.bank_lookup or not attempt.connector_account.connector_class.supports(Flow.PSYNC):
+            return _apply_late_success(payment, attempt, outcome, actor=actor)
+        return _claim_late_success(payment, attempt, outcome, actor=actor)
+
     if not can_transition("attempt", attempt.status, target):
         # A late or reordered answer (a failure after a success, say): keep what we have and
         # leave a trace for staff rather than undoing a settled payment.
@@ -328,6 +356,61 @@ def apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: s
         move_payment(payment, payment_target, actor=actor, attempt=attempt,
                      message=attempt.error_message if target == AttemptStatus.FAILURE else "")
     payment.save(update_fields=PAYMENT_OUTCOME_FIELDS)
+    return ApplyResult(changed=True)
+
+
+def _claim_late_success(payment, attempt, outcome: Outcome, *, actor: str) -> ApplyResult:
+    """A webhook reports success for an ended attempt: a customer who paid late, or an event out of
+    order with the bank's ledger. The bank's own lookup decides (``late_success.verify_claim``,
+    enqueued on commit; a sync time on the ended attempt marks the claim until it is verified, and
+    the escalation sweep retries a lost one). Nothing changes before that."""
+    message = (f"{actor} reported {outcome.status} for the attempt, which had ended {attempt.status}; "
+               "asking the bank to confirm")
+    record_event(payment, "late_success_reported", from_status=attempt.status, to_status=outcome.status,
+                 message=message, actor=actor, attempt=attempt)
+    attempt.next_sync_at = timezone.now()
+    attempt.save(update_fields=["next_sync_at", "updated_at"])  # nothing else of an unconfirmed claim
+    from payments.services.late_success import enqueue_verification
+
+    transaction.on_commit(lambda: enqueue_verification(attempt.pk), robust=True)
+    return ApplyResult(changed=False)
+
+
+def _apply_late_success(payment, attempt, outcome: Outcome, *, actor: str) -> ApplyResult:
+    """The bank took or holds money for an attempt Pagoflex had ended (expired, abandoned, failed
+    without the bank's word): never invisible to the merchant. The attempt takes the bank's
+    status; the payment keeps its terminal status, is flagged ``late_success``, its amounts follow
+    the bank, and it can be refunded (or voided); the merchant gets ``payment.late_success``, and
+    a merchant whose policy is ``return`` has it refunded or voided at once (``late_success.py``).
+
+    When the payment settled through another attempt meanwhile (a fallback), its amounts stay
+    those of that attempt: the event and the staff timeline carry this one's."""
+    previous, target = attempt.status, outcome.status
+    # Not a move back in the attempt table: state_machine.LATE_SUCCESS_ATTEMPT_TRANSITIONS allows it.
+    attempt.status = target
+    attempt.next_action, attempt.next_sync_at = None, None
+    payment.late_success = True
+    payment.next_action = None
+    is_the_payments = payment.status in LATE_SUCCESS_PAYMENT_STATUSES and not PaymentAttempt.objects.filter(
+        payment_id=payment.pk, created_at__gt=attempt.created_at).exists()
+    if is_the_payments:
+        _reconcile_amounts(payment, attempt, target, outcome)
+    held = (outcome.amount_captured if outcome.amount_captured is not None else attempt.amount)
+    message = (f"the bank reported {target} after the attempt had ended {previous}"
+               f"{f' ({attempt.error_code})' if attempt.error_code else ''}: {held} {attempt.currency} at the bank")
+    logger.warning("payment %s: late success: %s", payment.public_id, message)
+    record_event(payment, "late_success", from_status=previous, to_status=target, message=message, actor=actor,
+                 attempt=attempt)
+    attempt.save(update_fields=ATTEMPT_OUTCOME_FIELDS)
+    payment.save(update_fields=[*PAYMENT_OUTCOME_FIELDS, "late_success"])
+    policy = payment.merchant.late_success_policy
+    outbox.emit_payment_event(payment, outbox.EventType.PAYMENT_LATE_SUCCESS, late_success={
+        "attempt": attempt.public_id, "status": target, "previous_status": previous, "amount": held,
+        "currency": attempt.currency, "policy": policy})
+    if policy == LateSuccessPolicy.RETURN and is_the_payments:
+        from payments.services.late_success import enqueue_return
+
+        transaction.on_commit(lambda: enqueue_return(payment.pk), robust=True)
     return ApplyResult(changed=True)
 
 

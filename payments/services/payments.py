@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from connectors.base import Card, Flow, Upi
 from connectors.errors import ConnectorError
 from payments.models import PaymentOperation
+from payments.return_urls import ReturnUrlRefused, check_return_url
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError, unexpected_state
 from payments.services.idempotency_scope import remember_created
@@ -42,6 +43,16 @@ class Confirmation:
     three_ds: bool = False
 
 
+def check_merchant_return_url(merchant, return_url: str) -> None:
+    """A ``return_url`` the merchant's allow-list permits (payments/return_urls.py), else a 400
+    naming ``return_url``."""
+    try:
+        check_return_url(return_url, merchant.return_url_hosts or [])
+    except ReturnUrlRefused as exc:
+        code = "return_url_not_allowed" if "allowed return hosts" in str(exc) else "parameter_invalid"
+        raise PaymentError(str(exc), code=code, param="return_url") from None
+
+
 def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_method: str,
                    payment_method_type: str = "", card: Card | None = None, upi: Upi | None = None,
                    customer: dict | None = None, description: str = "", metadata: dict | None = None,
@@ -55,6 +66,7 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
     in one transaction before the connector is called. A confirmation refused before any money
     moves (no eligible account, say) still leaves the payment created, as a separate confirm would.
     """
+    check_merchant_return_url(merchant, return_url)
     has_method = card is not None or upi is not None
     customer = customer or {}
     if save_payment_method and (card is None or not customer.get("id")):

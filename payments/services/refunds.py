@@ -14,7 +14,9 @@ from payments.services.idempotency_scope import remember_created
 from payments.services.outcomes import Outcome, apply_refund_outcome, lock_latest_attempt, record_event, state_change
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
-REFUNDABLE = {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_CAPTURED}
+# Failed and cancelled payments hold a charged attempt only after a late success: refundable then.
+REFUNDABLE = {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_CAPTURED, PaymentStatus.FAILED,
+              PaymentStatus.CANCELLED}
 REFUNDABLE_ATTEMPTS = {AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED}
 
 

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from connectors.base import Flow
-from connectors.errors import ConnectorError, FlowNotSupported
+from connectors.errors import ConnectorDeclined, ConnectorError, FlowNotSupported
 from payments.models import PaymentAttempt, PaymentOperation, Refund
 from payments.services.connector_calls import payment_data_for, refund_data_for, run_flow
 from payments.services.outcomes import Outcome, apply_attempt_outcome, apply_refund_outcome
@@ -54,8 +54,13 @@ def _never_reached(status: str, connector) -> Outcome:
 def sync_attempt(*, attempt_pk: int, actor: str = "sync", redirect_params: dict | None = None) -> PaymentAttempt:
     """Ask the connector about one attempt and apply the answer.
 
-    With ``redirect_params`` (the customer came back from an authentication page) and a
-    connector that has a complete-authorize flow, that flow finishes the payment instead.
+    With ``redirect_params`` (the customer came back from an authentication page carrying the
+    bank's result) and a connector that has a complete-authorize flow, that flow finishes the
+    payment instead. Only the bank's own decline fails it there: a return the bank could not use
+    (no result, a result that is not this payment's) says nothing about the payment.
+
+    A psync's plain ``pending`` for an attempt waiting for the customer (a UPI intent, a 3-D
+    Secure page) keeps it waiting with its next action: the customer may still be paying.
     """
     attempt = PaymentAttempt.objects.select_related("payment", "connector_account").get(pk=attempt_pk)
     if attempt.status not in SYNCABLE_ATTEMPT_STATUSES:
@@ -65,7 +70,7 @@ def sync_attempt(*, attempt_pk: int, actor: str = "sync", redirect_params: dict 
     connector = account.build_connector()
     data = payment_data_for(payment, attempt)
     flow = Flow.PSYNC
-    if (redirect_params is not None and attempt.status == AttemptStatus.AUTHENTICATION_PENDING
+    if (redirect_params and attempt.status == AttemptStatus.AUTHENTICATION_PENDING
             and connector.supports(Flow.COMPLETE_AUTHORIZE)):
         flow = Flow.COMPLETE_AUTHORIZE
         data.redirect_params = dict(redirect_params)
@@ -78,12 +83,18 @@ def sync_attempt(*, attempt_pk: int, actor: str = "sync", redirect_params: dict 
         raise
     except ConnectorError as exc:
         outcome = Outcome.from_error(exc, failed_status=AttemptStatus.FAILURE, unknown_status=None)
-        if flow == Flow.PSYNC and not outcome.integrity_mismatch:
-            # A sync that failed tells us nothing about the payment: keep its status, try later.
+        if not outcome.integrity_mismatch and (flow == Flow.PSYNC or not isinstance(exc, ConnectorDeclined)):
+            # A sync that failed, or a customer's return the bank could not use, tells us nothing
+            # about the payment: keep its status, try later.
             outcome.status = None
             if (not attempt.connector_reference and attempt.status in (AttemptStatus.STARTED, AttemptStatus.PENDING)
                     and never_reached_bank(connector, exc, since=attempt.created_at)):
                 outcome = _never_reached(AttemptStatus.FAILURE, connector)
+    if (flow == Flow.PSYNC and outcome.status == AttemptStatus.PENDING
+            and attempt.status == AttemptStatus.AUTHENTICATION_PENDING):
+        # "Pending" is all some banks say while the customer pays (Paytm for a UPI intent):
+        # nothing new, so the customer keeps the app link until the bank settles or it expires.
+        outcome.status = None
     with transaction.atomic():
         PaymentAttempt.objects.filter(pk=attempt.pk).update(
             sync_count=F("sync_count") + 1, next_sync_at=timezone.now() + sync_backoff(attempt.sync_count + 1))

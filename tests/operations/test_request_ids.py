@@ -49,12 +49,13 @@ def test_the_connector_call_log_and_the_log_lines_carry_the_requests_id(api, san
 
 
 def test_the_json_log_format_gives_one_object_a_line_with_the_request_id():
-    from pythonjsonlogger.json import JsonFormatter
+    from django.utils.module_loading import import_string
 
     from pagoflex import settings as project_settings
 
-    spec = project_settings.LOGGING["formatters"]["json"]
-    formatter = JsonFormatter(spec["fmt"], rename_fields=spec["rename_fields"])
+    # Built as logging's dictConfig builds it: the factory named by "()" with the other keys.
+    spec = dict(project_settings.LOGGING["formatters"]["json"])
+    formatter = import_string(spec.pop("()"))(**spec)
     record = logging.LogRecord("pagoflex.test", logging.WARNING, __file__, 1, "card %s declined", ("4242",), None)
     with request_id_scope("req_test_0001"):
         RequestIdLogFilter().filter(record)

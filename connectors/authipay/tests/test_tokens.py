@@ -8,6 +8,7 @@ import pytest
 
 from connectors.base import Flow
 from connectors.errors import ConnectorBadRequest, ConnectorDeclined
+from connectors.masking import MASK
 
 from .conftest import CREDENTIALS, payment
 
@@ -26,13 +27,16 @@ def test_tokenize_returns_a_reusable_token_and_never_the_card(connector, gateway
     assert body["storeId"] == CREDENTIALS["store_id"]
 
 
-def test_tokenize_then_pay_with_the_token_as_a_subsequent_stored_credential(connector):
+def test_tokenize_then_pay_with_the_token_as_a_subsequent_stored_credential(connector, gateway):
     token = connector.call(Flow.TOKENIZE, payment()).payment_token
     result = connector.call(Flow.AUTHORIZE, payment(amount=4999, card=None, payment_token=token))
     assert (result.status, result.amount) == ("charged", 4999)
     body = sent_body(connector)
     assert body["requestType"] == "PaymentTokenSaleTransaction"
-    assert body["paymentMethod"] == {"paymentToken": {"value": token}}
+    # The token charges the card again: the gateway got it, the call log keeps it masked.
+    assert json.loads(gateway.app.requests_seen[-1].body)["paymentMethod"] == {"paymentToken": {"value": token}}
+    assert body["paymentMethod"] == {"paymentToken": {"value": MASK}}
+    assert token not in json.dumps([vars(call) for call in connector.calls])
     assert body["storedCredentials"] == {"sequence": "SUBSEQUENT", "scheduled": False}
     assert "authenticationRequest" not in body
 

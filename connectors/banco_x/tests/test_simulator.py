@@ -1,4 +1,5 @@
-"""The simulator's own controls, over HTTP as the lead's end-to-end tests and ``make run`` use them."""
+"""The simulator's own controls, over HTTP as the end-to-end tests use them (and as anyone can on the
+Banco X that ``make run`` serves)."""
 
 import subprocess
 import sys

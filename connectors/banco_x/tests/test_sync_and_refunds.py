@@ -87,7 +87,7 @@ def test_refund_is_pending_then_rsync_and_webhook_say_succeeded(connector, sim, 
     sim.wait_for_deliveries(2)
     event = receiver.parsed()[-1]
     assert (event.event_type, event.status, event.is_refund) == ("refund.succeeded", RefundStatus.SUCCEEDED, True)
-    # A refund event's connector reference is the refund's Banco X id, never the payment's.
+    # The refund's own id, never the payment's (issue 15: a refund is never confused with its payment).
     assert (event.refund_reference, event.connector_reference) == (refund.refund_id, result.connector_reference)
     assert (event.amount, event.attempt_reference) == (2000, payment.attempt_reference)
 

@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """Issue 15: a capture whose answer was lost, and a void in flight, are reservations of their own."""
 
-    dependencies = [("payments", "0007_merchant_event_moves_to_payments")]
+    dependencies = [("payments", "0009_late_success_and_escalation")]
 
     operations = [
         migrations.AddField(
