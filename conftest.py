@@ -2,6 +2,7 @@
 bank's simulator served on a loopback port (real HTTP, never a mock of ``requests``)."""
 
 import logging
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
@@ -13,6 +14,14 @@ from tests.helpers import SANDBOX_API_KEY, SANDBOX_WEBHOOK_SECRET, start_sandbox
 pytest_plugins = ["tests.security.plugin"]
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """Name the random order's seed on the last lines, where ``-q`` still shows it, so any run
+    (CI's included) can be replayed in the same order."""
+    if config.pluginmanager.has_plugin("randomly") and getattr(config.option, "randomly_seed", None) is not None:
+        seed = config.option.randomly_seed
+        terminalreporter.write_line(f"random order: seed {seed} (replay: pytest -p randomly --randomly-seed={seed})")
+
+
 @pytest.fixture(autouse=True)
 def _callbacks_go_nowhere_by_default(settings):
     """URLs handed to banks point at a closed loopback port unless a test serves Pagoflex itself,
@@ -20,6 +29,19 @@ def _callbacks_go_nowhere_by_default(settings):
     from connectors.testing.simulator import unused_port_url
 
     settings.PAGOFLEX_PUBLIC_URL = unused_port_url()
+
+
+@pytest.fixture(autouse=True)
+def _a_cache_of_its_own(settings, tmp_path_factory):
+    """Each test counts in a cache of its own (API rate limits): a fresh directory for the file
+    cache, whose culling at 300 files would otherwise drop a live count at random once earlier
+    tests (and earlier runs) have filled var/cache; a key prefix of its own on Redis, which
+    earlier runs and other test processes share. Nothing a test counts is seen by another."""
+    config = dict(settings.CACHES["default"])
+    if config["BACKEND"].endswith("FileBasedCache"):
+        config["LOCATION"] = str(tmp_path_factory.mktemp("cache", numbered=True))
+    config["KEY_PREFIX"] = f"{config.get('KEY_PREFIX', '')}:test-{uuid.uuid4().hex[:16]}"
+    settings.CACHES = {**settings.CACHES, "default": config}
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +53,11 @@ def sandbox_simulator():
 
 @pytest.fixture
 def sandbox(sandbox_simulator):
-    """The sandbox simulator, with its fault switches cleared after each test."""
+    """The sandbox simulator, shared by the session and settled after each test: the test's
+    requests and webhook deliveries have finished, its armed faults are gone, and a request it
+    left behind can take nothing the next test arms (``SimulatorApp.settle``)."""
     yield sandbox_simulator
-    sandbox_simulator.app.faults.clear()
+    sandbox_simulator.app.settle()
 
 
 @pytest.fixture

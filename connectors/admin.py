@@ -8,8 +8,8 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
@@ -286,7 +286,10 @@ class ConnectorAccountAdmin(admin.ModelAdmin):
 
 
 def _check_connection(model_admin, request, object_id):
-    account = get_object_or_404(ConnectorAccount, pk=object_id)
+    # get_object answers None for an id that is not one (a 404), where a bare pk lookup raised (a 500).
+    account = model_admin.get_object(request, object_id)
+    if account is None:
+        raise Http404("no such connector account")
     if not model_admin.has_change_permission(request, account):
         raise PermissionDenied
     if request.method != "POST":

@@ -83,7 +83,11 @@ MIDDLEWARE = [
     # then every other request gets its id, its log line and its metrics.
     "pagoflex.health.HealthCheckMiddleware",
     "observability.request_ids.RequestIdMiddleware",
+    # Sees every answer under /v1/, Django's own error pages included.
+    "pagoflex.middleware.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
+    # Before any view or form can put a NUL character from the URL or a form into a query.
+    "pagoflex.middleware.RefuseNulCharacters",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -214,6 +218,10 @@ UNRESOLVED_ESCALATE_AFTER = env.int("UNRESOLVED_ESCALATE_AFTER", default=24 * 36
 # A request still "in progress" after this long died with its worker (no request lives that long:
 # a few connector calls, each bounded by the timeouts above); its retry then resumes or redoes it.
 IDEMPOTENCY_STALE_AFTER_SECONDS = env.int("IDEMPOTENCY_STALE_AFTER_SECONDS", default=600)
+# The key of the Idempotency-Key request fingerprints (an HMAC: the requests may hold card
+# numbers). Its own variable so SECRET_KEY can be rotated without turning every retry in the
+# retention window into "idempotency_key_reused"; SECRET_KEY when unset.
+IDEMPOTENCY_FINGERPRINT_KEY = env.str("IDEMPOTENCY_FINGERPRINT_KEY", default="") or SECRET_KEY
 
 # Webhooks to merchants: a delivery must answer 2xx within this many seconds.
 WEBHOOK_DELIVERY_TIMEOUT = env.float("WEBHOOK_DELIVERY_TIMEOUT", default=10.0)
@@ -227,7 +235,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["payments.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["payments.api.permissions.IsMerchant"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["payments.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "payments.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -252,6 +260,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # One name for the payment method types wherever they appear (no W001 in check --deploy).
     "ENUM_NAME_OVERRIDES": {"PaymentMethodTypeEnum": "payments.statuses.PaymentMethodType"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "payments.api.errors.describe_rules_beyond_the_schema",
+                             "payments.api.routing_serializers.describe_routing_input"],
 }
 
 # Largest request body accepted by the API and webhook endpoints.

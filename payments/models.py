@@ -283,7 +283,12 @@ class PaymentEvent(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first answer to a request made with an ``Idempotency-Key``, replayed for repeats."""
+    """The first answer to a request made with an ``Idempotency-Key``, replayed for repeats.
+
+    Nothing here reveals the request or the answer: ``request_fingerprint`` is a keyed HMAC of
+    the request's parameters with the card security code left out (PCI DSS 3.3/3.5: keyed hashes
+    only, never the CVC in any form), and the answer (which may hold a webhook signing secret) is
+    AES-GCM encrypted with the credential keyring, bound to the merchant, mode and key."""
 
     class State(models.TextChoices):
         IN_PROGRESS = "in_progress"
@@ -292,17 +297,23 @@ class IdempotencyRecord(models.Model):
         INTERRUPTED = "interrupted"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    # A key belongs to the mode of the API key that used it: a live request never replays a test one.
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
     key = models.CharField(max_length=255)
+    # HMAC-SHA256 hex (payments/api/idempotency.py); "" for a record from before the keyed
+    # fingerprint (migration 0010), which no request matches any more.
     request_fingerprint = models.CharField(max_length=64)
     state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
+    # The answer's JSON body, encrypted (connectors.crypto keyring); "" until completed.
+    response_encrypted = models.TextField(blank=True, editable=False)
     # The public id of what the request created (pay_..., re_..., pm_...), as soon as it exists.
     resource_id = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["merchant", "key"], name="unique_idempotency_key_per_merchant")]
+        constraints = [models.UniqueConstraint(fields=["merchant", "mode", "key"],
+                                               name="unique_idempotency_key_per_merchant_mode")]
 
 
 class SavedPaymentMethod(models.Model):

@@ -31,7 +31,9 @@ def payment_return(request, payment_id):
             sync_attempt(attempt_pk=attempt.pk, actor="customer_return", redirect_params=params or None)
         except ConnectorError:
             pass  # the payment stays as it is; the sync sweep will ask again
-        payment.refresh_from_db()
+    # Read again even without a sync: a bank webhook may have settled the payment after it was
+    # read above and before its attempt was (then the attempt is settled and no sync ran).
+    payment.refresh_from_db()
     # The allow-list is checked again here: a host removed from it stops redirects at once.
     if payment.return_url and return_url_allowed(payment.return_url, payment.merchant.return_url_hosts or []):
         return HttpResponseRedirect(_with_query(payment.return_url, payment_id=payment.public_id,

@@ -9,7 +9,8 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -125,7 +126,9 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def reprocess_view(self, request, object_id):
         """POST from the event page: run the pipeline again on the stored event."""
-        event = get_object_or_404(WebhookEvent, pk=object_id)
+        event = self.get_object(request, object_id)  # None (a 404) for an id that is not one, never a 500
+        if event is None:
+            raise Http404("no such event")
         if request.method != "POST" or not self.has_reprocess_permission(request, event):
             raise PermissionDenied
         self._reprocess(request, event)

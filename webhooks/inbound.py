@@ -154,6 +154,9 @@ def process(event: WebhookEvent, *, counted: bool = False) -> WebhookResult:
         parsed = connector.parse_webhook(headers=event.headers, body=body)
     except Exception as exc:  # the connector could not read it: keep it for staff, tell the bank
         return _finish(event, WebhookOutcome.MALFORMED, f"could not parse the event: {exc}")
+    if not all(_storable(value) for value in vars(parsed).values() if isinstance(value, str)):
+        # A NUL character or a lone surrogate in an id cannot be stored in PostgreSQL (a 500).
+        return _finish(event, WebhookOutcome.MALFORMED, "the event holds text that cannot be stored")
     event.event_id = parsed.event_id[:255]
     event.event_type = parsed.event_type[:100]
     event.connector_reference = parsed.connector_reference[:255]
@@ -245,9 +248,14 @@ def _integrity(target, parsed: IncomingWebhook) -> str:
     return f"webhook integrity check failed ({', '.join(problems)})" if problems else ""
 
 
+def _storable(text: str) -> bool:
+    return "\x00" not in text and text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") == text
+
+
 def _finish(event: WebhookEvent, outcome: str, detail: str = "") -> WebhookResult:
     event.outcome = outcome
-    event.outcome_detail = detail[:1000]
+    # The detail may quote the event (an id with a NUL in it): made storable, never a 500.
+    event.outcome_detail = detail.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")[:1000]
     event.processed_at = timezone.now()
     event.save(update_fields=["outcome", "outcome_detail", "processed_at", "signature_valid", "event_id",
                               "event_type", "connector_reference", "payment", "attempt", "refund"])

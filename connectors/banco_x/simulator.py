@@ -332,10 +332,18 @@ class BancoXSimulator(SimulatorApp):
     def _schedule(self, settle, subject) -> None:
         plan = self._plans.pop(0) if self._plans else {}
         delay = float(plan["delay"]) if plan.get("delay") is not None else self.webhook_delay
-        timer = threading.Timer(delay, settle, args=(subject, plan))
+        timer = threading.Timer(delay, self._run_tracked, args=(settle, subject, plan))
         timer.daemon = True
         self._timers.append(timer)
         timer.start()
+
+    def _run_tracked(self, settle, subject, plan: dict) -> None:
+        # A fired timer is background work that settle() waits for (close() cancels the rest).
+        token = self._begin(f"settle {type(subject).__name__} {subject.id}")
+        try:
+            settle(subject, plan)
+        finally:
+            self._end(token)
 
     def _settle_payment(self, payment: SimPayment, plan: dict) -> None:
         with self.changed:

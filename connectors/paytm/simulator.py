@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -282,9 +281,7 @@ class PaytmSimulator(SimulatorApp):
         order.code, order.message = ("01", "Txn Success") if paid else (code or "810", message or "Txn Failed")
         order.bank_txn_id = str(secrets.randbelow(10**12)).zfill(12) if paid else ""
         if self.notification_url:
-            threading.Thread(
-                target=self._notify, args=(self.notification_url, self.callback_form(order)), daemon=True
-            ).start()
+            self.in_background(self._notify, self.notification_url, self.callback_form(order), name="notification")
 
     def callback_form(self, order: Order) -> dict[str, str]:
         """The signed form Paytm posts (S2S notification, and the browser's return to callbackUrl)."""

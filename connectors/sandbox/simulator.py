@@ -14,7 +14,6 @@ import html
 import json
 import os
 import sys
-import threading
 import time
 from urllib.parse import urlencode
 
@@ -154,7 +153,7 @@ class SandboxSimulator(SimulatorApp):
         if event is None:
             return
         if not wait:
-            threading.Thread(target=self._deliver, args=(event,), kwargs={"wait": True}, daemon=True).start()
+            self.in_background(self._deliver, event, wait=True, name=f"webhook {event['body']['type']}")
             return
         body = json.dumps(event["body"]).encode("utf-8")
         headers = {"Content-Type": "application/json", signature.HEADER: signature.sign(event["secret"], body)}

@@ -146,13 +146,13 @@ class ConnectorConformance(RecoveryMatrix):
         contract = observe(app, api) if api is not None else None
         switchboard.app = app
         yield Bank(app=app, base_url=server.base_url)
-        app.faults.clear()
-        if contract is not None:
-            # Every exchange of the scenario, requests and answers, followed the description.
-            contract.assert_followed()
         close = getattr(app, "close", None)
         if callable(close):
             close()  # simulators that settle later stop their timers here
+        app.settle()  # the test's requests and callbacks end with it
+        if contract is not None:
+            # Every exchange of the scenario, requests and answers, followed the description.
+            contract.assert_followed()
 
     @pytest.fixture
     def webhooks(self, _webhook_server, settings):

@@ -17,6 +17,15 @@ apply to the next ``count`` requests that are not control requests:
 - ``truncate``: handle the request, then cut the body in half;
 - ``reset``: close the connection without answering;
 - ``wrong_amount``: handle the request but report another amount (apps read ``faults.take``).
+
+A simulator app may declare switches of its own in ``EXTRA_FAULTS``; its handlers read them
+from ``request.fault``, which holds what this request took when it arrived.
+
+Between tests, ``app.settle()`` waits until no request is being handled and no background work
+(``app.in_background``, e.g. a webhook delivery) is running, then clears the armed faults and
+``requests_seen`` and starts a new generation. A request belongs to the generation it arrived in
+and never takes a fault armed in a later one, so a request left sleeping by one test (a "hang past
+the read timeout" fault) cannot use up what the next test armed, even if it outlives ``settle``.
 """
 
 from __future__ import annotations
@@ -43,6 +52,9 @@ class Request:
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
     remote_addr: str = ""
+    # Set by SimulatorApp on arrival: the fault switches this request took, and its generation.
+    fault: dict = field(default_factory=dict)
+    generation: int | None = None
 
     def json(self):
         try:
@@ -82,16 +94,19 @@ class CloseConnection(Exception):
 
 
 class Faults:
-    """Fault switches, armed for the next ``count`` requests (thread-safe)."""
+    """Fault switches, armed for the next ``count`` requests of the current generation
+    (thread-safe). ``extra_fields`` are switches a simulator app adds to the common ones."""
 
     FIELDS = ("status", "delay", "delay_after", "garbage", "truncate", "reset", "wrong_amount")
 
-    def __init__(self):
+    def __init__(self, extra_fields: tuple[str, ...] = ()):
         self._lock = threading.Lock()
         self._armed: list[dict] = []
+        self.fields = self.FIELDS + tuple(extra_fields)
+        self.generation = 0
 
     def arm(self, count: int = 1, **switches) -> None:
-        unknown = set(switches) - set(self.FIELDS)
+        unknown = set(switches) - set(self.fields)
         if unknown:
             raise ValueError(f"unknown fault switches: {sorted(unknown)}")
         with self._lock:
@@ -101,8 +116,19 @@ class Faults:
         with self._lock:
             self._armed.clear()
 
-    def next(self) -> dict:
+    def new_generation(self) -> int:
+        """Clear every armed fault and start a new generation (a new test); returns its number."""
         with self._lock:
+            self._armed.clear()
+            self.generation += 1
+            return self.generation
+
+    def next(self, generation: int | None = None) -> dict:
+        """The switches for one request: the oldest armed fault, or ``{}``. A request that arrived
+        in an earlier ``generation`` takes nothing: what is armed now belongs to a later test."""
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                return {}
             return self._armed.pop(0) if self._armed else {}
 
 
@@ -123,16 +149,26 @@ def route(method: str, pattern: str):
     return decorator
 
 
+class SimulatorBusy(AssertionError):
+    """``settle`` timed out: a request or background job of the test is still running."""
+
+
 class SimulatorApp:
     """A WSGI app: subclasses declare handlers with ``@route`` and keep their own state."""
 
+    # Fault switches of this simulator beyond the common ones (read from ``request.fault``).
+    EXTRA_FAULTS: tuple[str, ...] = ()
     # A ``connectors.testing.contract.ContractObserver`` checking every API exchange, or None.
     contract = None
 
     def __init__(self):
-        self.faults = Faults()
+        self.faults = Faults(self.EXTRA_FAULTS)
         self.lock = threading.RLock()
         self.requests_seen: list[Request] = []
+        # Requests being handled and background jobs running; settle() waits for them.
+        self._activity = threading.Condition()
+        self._busy: dict[int, str] = {}
+        self._busy_ids = iter(range(1, 2**62))
         self._routes = []
         for name in dir(type(self)):
             if name.startswith("__"):
@@ -148,8 +184,71 @@ class SimulatorApp:
     def fault_error_body(self, status: int) -> dict:
         return {"error": {"code": f"simulated_{status}", "message": f"simulated HTTP {status}"}}
 
+    # -- test isolation -----------------------------------------------------------------------
+
+    def _begin(self, what: str) -> int:
+        with self._activity:
+            token = next(self._busy_ids)
+            self._busy[token] = what
+            return token
+
+    def _end(self, token: int) -> None:
+        with self._activity:
+            self._busy.pop(token, None)
+            self._activity.notify_all()
+
+    def in_flight(self) -> list[str]:
+        """What is running now: ``"POST /v1/charges"`` for a request, the job name for background work."""
+        with self._activity:
+            return list(self._busy.values())
+
+    def in_background(self, target, *args, name: str = "", **kwargs) -> threading.Thread:
+        """Run bank-side work after the answer (a webhook delivery, a late settlement) on a daemon
+        thread that ``settle`` waits for, so it cannot land in the next test."""
+        token = self._begin(name or getattr(target, "__name__", "background job"))
+
+        def run():
+            try:
+                target(*args, **kwargs)
+            finally:
+                self._end(token)
+
+        thread = threading.Thread(target=run, name=f"{type(self).__name__}-{name or 'job'}", daemon=True)
+        thread.start()
+        return thread
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being handled and no background job runs; False on timeout."""
+        with self._activity:
+            return self._activity.wait_for(lambda: not self._busy, timeout)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """End a test's use of this simulator: wait for its requests and background jobs to finish
+        (``SimulatorBusy`` names what still runs after ``timeout`` seconds), then clear the armed
+        faults and ``requests_seen`` and start a new generation. Bank state (charges, refunds)
+        stays: every test's ids are its own."""
+        idle = self.wait_idle(timeout)
+        # A new generation even when busy: whatever still runs can take nothing the next test arms.
+        self.faults.new_generation()
+        self.requests_seen.clear()
+        if not idle:
+            raise SimulatorBusy(f"{type(self).__name__} still busy {timeout:.0f}s after the test: {self.in_flight()}")
+
+    # -- WSGI ----------------------------------------------------------------------------------
+
     def __call__(self, environ, start_response):
+        # Stamped on arrival, before the body is read: the request belongs to the test
+        # (generation) that sent it, however long its body or its handling takes.
+        generation = self.faults.generation
+        token = self._begin(f"{environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '/')}")
+        try:
+            return self._serve(environ, start_response, generation)
+        finally:
+            self._end(token)
+
+    def _serve(self, environ, start_response, generation: int):
         request = self._read(environ)
+        request.generation = generation
         try:
             response = self._dispatch(request)
         except CloseConnection:
@@ -186,8 +285,7 @@ class SimulatorApp:
         return response
 
     def _serve_api(self, request: Request) -> Response:
-        fault = self.faults.next()
-        request.fault = fault
+        fault = request.fault = self.faults.next(request.generation)
         if fault.get("delay"):
             time.sleep(float(fault["delay"]))
         if fault.get("reset"):
@@ -267,6 +365,37 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def server_activate(self):
+        super().server_activate()
+        self.handling = 0  # connections accepted and not yet closed
+        self.handled = threading.Condition()
+
+    def process_request(self, request, client_address):
+        # Counted in the accepting thread, so a connection is never between accept and count.
+        with self.handled:
+            self.handling += 1
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._handled_one()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._handled_one()
+
+    def _handled_one(self):
+        with self.handled:
+            self.handling -= 1
+            self.handled.notify_all()
+
+    def wait_handled(self, timeout: float) -> bool:
+        """Wait until every accepted connection has been answered and closed; False on timeout."""
+        with self.handled:
+            return self.handled.wait_for(lambda: self.handling <= 0, timeout)
+
 
 class SimulatorServer:
     """Serve a simulator on loopback in a background thread: ``with SimulatorServer(app) as url:``."""
@@ -292,11 +421,24 @@ class SimulatorServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving, and give the port back only when what the test started has ended: a
+        simulator app is settled (``SimulatorApp.settle``: its requests and background jobs), and
+        any app's accepted connections (Pagoflex's own, say) are answered, for up to ``timeout``
+        seconds each, so no request of this test writes to the database after it."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        try:
+            settle = getattr(self.app, "settle", None)
+            if callable(settle):
+                settle(timeout)
+        finally:
+            server.shutdown()
+            drained = server.wait_handled(timeout)
+            server.server_close()
+        if not drained:
+            raise SimulatorBusy(f"{server.handling} connection(s) to {self.base_url} still open {timeout:.0f}s after the test")
 
     def __enter__(self) -> str:
         self.start()

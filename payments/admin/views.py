@@ -12,7 +12,8 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
@@ -159,7 +160,10 @@ def available_actions(user) -> list[PaymentAction]:
 def payment_action_view(model_admin, request, object_id: str, action_name: str):
     """GET: the confirmation page; POST: run the action through its service."""
     action = ACTIONS.get(action_name)
-    payment = get_object_or_404(PaymentOperation, pk=object_id)
+    # get_object answers None for an id that is not one (a 404), where a bare pk lookup raised (a 500).
+    payment = model_admin.get_object(request, object_id)
+    if payment is None:
+        raise Http404("no such payment")
     if action is None or not model_admin.has_view_permission(request, payment) or not action.allowed(request.user):
         raise PermissionDenied
     # Bound on POST even when empty: the plain confirmation has no field at all.

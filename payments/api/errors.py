@@ -57,6 +57,42 @@ _DRF_CODES = {"required": "parameter_missing", "null": "parameter_missing", "bla
               "datetime": "parameter_invalid", "empty": "parameter_missing"}
 
 
+# The rules a request can break while matching the OpenAPI schema (JSON Schema cannot state them:
+# a checksum, the calendar, what exists, the rules between two fields): each answers 400 with its
+# own code, never a generic one, and the schema's description lists them (below).
+RULES_BEYOND_THE_SCHEMA = {
+    "card_number_invalid": "the card number fails the Luhn check",
+    "card_expired": "the card's expiry month has passed",
+    "connector_not_eligible": "the connector account cannot take this payment (mode, currency, method, capture)",
+    "payment_method_conflict": "payment_method and payment_method_data, or a saved method saved again",
+    "payment_method_required": "a payment to confirm needs a payment method",
+    "parameter_dependency": "a field that needs another (payment_method_type and its data, a collect UPI and its "
+                            "VPA, save_payment_method and customer.id)",
+    "routing_split_invalid": "volume split shares that do not add up to 100",
+    "routing_connector_unknown": "a routing outcome names a connector account that does not exist",
+    "routing_connector_incapable": "a routing outcome names an account that cannot take what the rule matches",
+    "text_not_storable": "a string or an object key holding a NUL character or a lone surrogate",
+    "metadata_key_invalid": "a metadata key that is empty or longer than 40 characters",
+    "resource_missing": "an id in the body (payment, payment_method, connector) names nothing of yours",
+    "idempotency_key_reused": "the Idempotency-Key was used with other parameters",
+    "amount_too_large": "more than the payment has left to capture or refund",
+}
+
+
+def describe_rules_beyond_the_schema(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the API description lists RULES_BEYOND_THE_SCHEMA,
+    and every request object says what the strict input serializers do: a field the schema does
+    not name is refused (``parameter_unknown``)."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object" and "properties" in component:
+            component.setdefault("additionalProperties", False)
+    lines = [f"- `{code}`: {text}" for code, text in RULES_BEYOND_THE_SCHEMA.items()]
+    result["info"]["description"] += ("\n\nA request that matches this schema can still break a rule the schema "
+                                       "cannot state; it is answered 400 with one of these codes:\n"
+                                       + "\n".join(lines))
+    return result
+
+
 def exception_handler(exc, context):
     if isinstance(exc, PaymentError):
         return Response(error_body(exc.type, exc.code, exc.message, exc.param), status=exc.http_status)

@@ -1,6 +1,5 @@
 """Strict input fields: JSON types are checked, not coerced ("100" is not an amount)."""
 
-import re
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -37,18 +36,25 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+# The schema lists the codes the API takes, upper or lower case (Stripe's clients send "eur").
+CURRENCY_CODES = sorted(amounts.CURRENCY_EXPONENTS) + sorted(code.lower() for code in amounts.CURRENCY_EXPONENTS)
+
+
+@extend_schema_field({"type": "string", "enum": CURRENCY_CODES})
 class CurrencyField(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(min_length=3, max_length=3, **kwargs)
 
     def to_internal_value(self, data):
-        value = super().to_internal_value(data).upper()
-        if not re.fullmatch(r"[A-Z]{3}", value) or not amounts.is_supported_currency(value):
+        raw = super().to_internal_value(data)
+        value = raw.upper()
+        if raw not in CURRENCY_CODES or not amounts.is_supported_currency(value):
             raise serializers.ValidationError(f"{data!r} is not a supported ISO 4217 currency code",
                                               code="currency_invalid")
         return value
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": amounts.MAX_AMOUNT})
 class AmountField(StrictIntegerField):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -75,7 +81,10 @@ class MetadataField(serializers.Field):
         if len(data) > 50:
             raise serializers.ValidationError("at most 50 keys", code="metadata_invalid")
         for key, value in data.items():
-            if not isinstance(value, str) or len(key) > 40 or len(value) > 500 or not key:
+            if not 1 <= len(key) <= 40:
+                raise serializers.ValidationError(f"key {key[:40]!r}: keys are 1-40 characters",
+                                                  code="metadata_key_invalid")
+            if not isinstance(value, str) or len(value) > 500:
                 raise serializers.ValidationError(
                     f"key {key[:40]!r}: keys are 1-40 characters and values strings of at most 500",
                     code="metadata_invalid")

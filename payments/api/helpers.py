@@ -5,6 +5,7 @@ input validation that refuses a body that is not a JSON object (in the one error
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.exceptions import ValidationError
 
+from payments.api.idempotency import KEY_PATTERN
 from payments.api.serializers import ErrorOutput
 
 ERRORS = {code: OpenApiResponse(ErrorOutput, description=text) for code, text in {
@@ -12,7 +13,8 @@ ERRORS = {code: OpenApiResponse(ErrorOutput, description=text) for code, text in
     402: "The connector declined", 404: "No such object (or not yours)", 409: "The object's state forbids it",
     502: "The connector failed or its outcome is unknown", 503: "The connector is unavailable",
 }.items()}
-IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", {"type": "string", "pattern": KEY_PATTERN},
+                                      OpenApiParameter.HEADER, required=False,
                                       description="Replays the first answer for a repeated request.")
 
 
@@ -29,3 +31,11 @@ def validated(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def list_parameters(serializer_class, query: dict) -> dict:
+    """The validated query parameters of a list (a 400 naming the first bad one): the same
+    serializer generates the list's parameters in the schema, so the two cannot disagree."""
+    filters = serializer_class(data=query)
+    filters.is_valid(raise_exception=True)
+    return filters.validated_data

@@ -82,3 +82,47 @@ def routing_output(definition: dict, configuration, mode: str) -> dict:
     return RoutingOutput(
         {**definition, "mode": mode, "updated": configuration.updated_at if configuration is not None else None}
     ).data
+
+
+def describe_routing_input(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the routing document's request schema states the rules
+    of ``payments.routing.definition`` that the serializers above cannot: an outcome is either a
+    priority list or a volume split (never both), lists are non-empty, ids unique, amounts in range.
+    What no schema can state (shares adding up to 100, ids that exist) keeps its own error code."""
+    from connectors import amounts
+    from payments.api.fields import CURRENCY_CODES
+    from payments.routing.definition import MAX_CONNECTORS_PER_OUTCOME, MAX_RULES
+
+    schemas = result.get("components", {}).get("schemas", {})
+    if "OutcomeRequest" not in schemas:
+        return result
+    account_ids = {"type": "string", "minLength": 1, "description": "A connector account id (mca_...)."}
+    schemas["OutcomeRequest"] = {"oneOf": [
+        {"type": "object", "additionalProperties": False, "required": ["type", "connectors"], "properties": {
+            "type": {"type": "string", "enum": ["priority"]},
+            "connectors": {"type": "array", "items": account_ids, "minItems": 1,
+                           "maxItems": MAX_CONNECTORS_PER_OUTCOME, "uniqueItems": True,
+                           "description": "Connector account ids, tried in this order."}}},
+        {"type": "object", "additionalProperties": False, "required": ["type", "split"], "properties": {
+            "type": {"type": "string", "enum": ["volume_split"]},
+            "split": {"type": "array", "items": {"$ref": "#/components/schemas/SplitShareRequest"}, "minItems": 1,
+                      "maxItems": MAX_CONNECTORS_PER_OUTCOME,
+                      "description": "Shares adding up to 100, fixed per payment id."}}},
+    ]}
+    conditions = schemas.get("ConditionsRequest", {}).get("properties", {})
+    for name in ("payment_method_type", "currency", "card_brand", "customer_country"):
+        if name in conditions:
+            conditions[name]["minItems"] = 1
+    if "currency" in conditions:
+        conditions["currency"]["items"] = {"type": "string", "enum": CURRENCY_CODES}
+    if "customer_country" in conditions:
+        conditions["customer_country"]["items"] = {"type": "string", "pattern": "^[A-Z]{2}$"}
+    for name in ("amount_min", "amount_max"):
+        if name in conditions:
+            conditions[name].update({"minimum": 0, "maximum": amounts.MAX_AMOUNT})
+    if "metadata" in conditions:
+        conditions["metadata"]["minProperties"] = 1
+    rules = schemas.get("RoutingInputRequest", {}).get("properties", {}).get("rules")
+    if rules is not None:
+        rules["maxItems"] = MAX_RULES
+    return result

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connectors.base import Card, Upi
@@ -18,6 +19,7 @@ from payments.api.fields import (
     StrictIntegerField,
     StrictSerializer,
 )
+from payments.api.pagination import CURSOR_PATTERN, MAX_LIMIT
 from payments.models import PaymentAttempt, PaymentOperation, Refund, SavedPaymentMethod
 from payments.statuses import CaptureMethod, PaymentMethodType
 
@@ -26,21 +28,38 @@ VPA_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]{1,254}@[A-Za-z][A-Za-z0-9]{1,6
 
 # -- input ---------------------------------------------------------------------------------------
 
+# 12 to 19 digits, a space or a dash allowed between two of them; the schema states the same.
+CARD_NUMBER_PATTERN = r"^[0-9](?:[ -]?[0-9]){11,18}$"
+CVC_PATTERN = r"^(?:[0-9]{3,4})?$"
+
+
+@extend_schema_field({"type": "string", "pattern": CARD_NUMBER_PATTERN, "description": "Card number; never stored."})
+class CardNumberField(StrictCharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "pattern": CVC_PATTERN, "description": "Never stored."})
+class CvcField(StrictCharField):
+    pass
+
+
 class CardInput(StrictSerializer):
-    number = StrictCharField(max_length=23, help_text="Card number; never stored.")
+    number = CardNumberField(max_length=37)
     exp_month = StrictIntegerField(min_value=1, max_value=12)
     exp_year = StrictIntegerField(min_value=2000, max_value=2100)
-    cvc = StrictCharField(max_length=4, required=False, allow_blank=True, help_text="Never stored.")
+    cvc = CvcField(max_length=4, required=False, allow_blank=True)
     holder_name = StrictCharField(max_length=200, required=False, allow_blank=True)
 
     def validate_number(self, value):
+        if not re.fullmatch(CARD_NUMBER_PATTERN, value):
+            raise serializers.ValidationError("must be 12 to 19 digits", code="card_number_invalid")
         digits = re.sub(r"[ -]", "", value)
-        if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
+        if not luhn_valid(digits):  # a rule no schema states: answered with its own code
             raise serializers.ValidationError("is not a valid card number", code="card_number_invalid")
         return digits
 
     def validate_cvc(self, value):
-        if value and (not value.isdigit() or len(value) not in (3, 4)):
+        if not re.fullmatch(CVC_PATTERN, value):
             raise serializers.ValidationError("must be 3 or 4 digits", code="cvc_invalid")
         return value
 
@@ -66,10 +85,10 @@ class UpiInput(StrictSerializer):
     def validate(self, attrs):
         if attrs["flow"] == "collect" and not attrs.get("vpa"):
             raise serializers.ValidationError({"vpa": [serializers.ErrorDetail("is required for a collect payment",
-                                                                               code="parameter_missing")]})
+                                                                               code="parameter_dependency")]})
         if attrs["flow"] == "intent" and attrs.get("vpa"):
             raise serializers.ValidationError({"vpa": [serializers.ErrorDetail("is not used by an intent payment",
-                                                                               code="parameter_invalid")]})
+                                                                               code="parameter_dependency")]})
         return attrs
 
 
@@ -96,22 +115,22 @@ class PaymentMethodMixin:
             if data is not None:
                 raise serializers.ValidationError({"payment_method_data": [serializers.ErrorDetail(
                     "give either payment_method (a saved method) or payment_method_data, not both",
-                    code="parameter_invalid")]})
+                    code="payment_method_conflict")]})
             if attrs.get("save_payment_method"):
                 raise serializers.ValidationError({"save_payment_method": [serializers.ErrorDetail(
-                    "this payment method is saved already", code="parameter_invalid")]})
+                    "this payment method is saved already", code="payment_method_conflict")]})
             return attrs
         if data is None:
             if required:
                 raise serializers.ValidationError({"payment_method_data": [serializers.ErrorDetail(
-                    "is required", code="parameter_missing")]})
+                    "is required to confirm", code="payment_method_required")]})
             return attrs
         method_type = method_type or ("upi" if "upi" in data else "card")
         attrs["payment_method_type"] = method_type
         if method_type not in data or len(data) != 1:
             raise serializers.ValidationError({"payment_method_data": [serializers.ErrorDetail(
                 f"must hold exactly one '{method_type}' object for payment_method_type {method_type}",
-                code="parameter_invalid")]})
+                code="parameter_dependency")]})
         if method_type == "card":
             card = data["card"]
             attrs["card"] = Card(number=card["number"], exp_month=card["exp_month"], exp_year=card["exp_year"],
@@ -149,7 +168,7 @@ class PaymentCreateInput(PaymentMethodMixin, StrictSerializer):
             "payment_method"))
         if attrs.get("payment_method_type") and "payment_method_data" not in attrs:
             raise serializers.ValidationError({"payment_method_data": [serializers.ErrorDetail(
-                "is required with payment_method_type", code="parameter_missing")]})
+                "is required with payment_method_type", code="parameter_dependency")]})
         return attrs
 
 
@@ -213,13 +232,30 @@ class RefundCreateInput(StrictSerializer):
     metadata = MetadataField(required=False)
 
 
-class PaymentListFilters(StrictSerializer):
+class ListParameters(StrictSerializer):
+    """The query parameters of every list: its filters (in subclasses) and the page. Each list
+    view validates its query with one, and the schema's parameters are generated from the same
+    class, so the two cannot disagree (the page rules themselves live in ``pagination``)."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False,
+                                     help_text=f"Objects per page, 1 to {MAX_LIMIT} (default 10).")
+    cursor = serializers.RegexField(CURSOR_PATTERN, required=False,
+                                    help_text="The next_cursor of the previous page.")
+
+
+class PaymentListFilters(ListParameters):
     status = serializers.ChoiceField(choices=[c for c, _ in PaymentOperation._meta.get_field("status").choices],
                                      required=False)
-    created_gte = serializers.DateTimeField(required=False)
-    created_lte = serializers.DateTimeField(required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=100, required=False)
-    cursor = serializers.CharField(required=False)
+    created_gte = serializers.DateTimeField(required=False, help_text="ISO 8601 time")
+    created_lte = serializers.DateTimeField(required=False, help_text="ISO 8601 time")
+
+
+class RefundListFilters(ListParameters):
+    payment = StrictCharField(max_length=40, required=False, help_text="Only the refunds of this payment (pay_...).")
+
+
+class PaymentMethodListFilters(ListParameters):
+    customer_id = StrictCharField(max_length=100, required=False)
 
 
 # -- output --------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from connectors.base import Card
 from payments import selectors, services
 from payments.api import serializers as s
-from payments.api.helpers import ERRORS, IDEMPOTENCY_HEADER, mode_of, validated
+from payments.api.helpers import ERRORS, IDEMPOTENCY_HEADER, list_parameters, mode_of, validated
 from payments.api.idempotency import idempotent, resumed_resource_id
 from payments.api.pagination import CreatedCursorPagination
 from payments.services import payment_methods
@@ -29,15 +29,11 @@ class PaymentListCreateView(GenericAPIView):
     pagination_class = CreatedCursorPagination
     serializer_class = s.PaymentOutput
 
-    @extend_schema(operation_id="payments_list", parameters=[
-        OpenApiParameter("status", str), OpenApiParameter("created_gte", str, description="ISO 8601 time"),
-        OpenApiParameter("created_lte", str, description="ISO 8601 time"), OpenApiParameter("limit", int),
-        OpenApiParameter("cursor", str)], responses={200: s.PaymentOutput(many=True), **ERRORS})
+    @extend_schema(operation_id="payments_list", parameters=[s.PaymentListFilters],
+                   responses={200: s.PaymentOutput(many=True), **ERRORS})
     def get(self, request):
         query = {key.replace("[", "_").replace("]", ""): value for key, value in request.query_params.items()}
-        filters = s.PaymentListFilters(data=query)
-        filters.is_valid(raise_exception=True)
-        params = filters.validated_data
+        params = list_parameters(s.PaymentListFilters, query)
         queryset = selectors.list_payments(request.user, mode_of(request), status=params.get("status"),
                                            created_gte=params.get("created_gte"), created_lte=params.get("created_lte"))
         page = self.paginate_queryset(queryset)
@@ -126,13 +122,13 @@ class RefundListCreateView(GenericAPIView):
     pagination_class = CreatedCursorPagination
     serializer_class = s.RefundOutput
 
-    @extend_schema(operation_id="refunds_list", parameters=[
-        OpenApiParameter("payment", str), OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
-        responses={200: s.RefundOutput(many=True), **ERRORS})
+    @extend_schema(operation_id="refunds_list", parameters=[s.RefundListFilters],
+                   responses={200: s.RefundOutput(many=True), **ERRORS})
     def get(self, request):
+        params = list_parameters(s.RefundListFilters, request.query_params.dict())
         queryset = selectors.refunds_for(request.user, mode_of(request))
-        if request.query_params.get("payment"):
-            queryset = queryset.filter(payment__public_id=request.query_params["payment"])
+        if params.get("payment"):
+            queryset = queryset.filter(payment__public_id=params["payment"])
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.RefundOutput(page, many=True).data)
 
@@ -169,12 +165,11 @@ class PaymentMethodListCreateView(GenericAPIView):
     pagination_class = CreatedCursorPagination
     serializer_class = s.PaymentMethodOutput
 
-    @extend_schema(operation_id="payment_methods_list", parameters=[
-        OpenApiParameter("customer_id", str), OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
-        responses={200: s.PaymentMethodOutput(many=True), **ERRORS})
+    @extend_schema(operation_id="payment_methods_list", parameters=[s.PaymentMethodListFilters],
+                   responses={200: s.PaymentMethodOutput(many=True), **ERRORS})
     def get(self, request):
-        queryset = selectors.saved_methods_for(request.user, mode_of(request),
-                                               customer_id=request.query_params.get("customer_id"))
+        params = list_parameters(s.PaymentMethodListFilters, request.query_params.dict())
+        queryset = selectors.saved_methods_for(request.user, mode_of(request), customer_id=params.get("customer_id"))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.PaymentMethodOutput(page, many=True).data)
 

@@ -114,7 +114,7 @@ def _conditions(value, param: str) -> dict:
         if key in conditions:
             result[key] = _int(conditions[key], f"{param}.{key}", minimum=0, maximum=amounts.MAX_AMOUNT)
     if "amount_min" in result and "amount_max" in result and result["amount_min"] > result["amount_max"]:
-        raise _invalid(f"{param}.amount_max", "must not be below amount_min")
+        raise _invalid(f"{param}.amount_max", "must not be below amount_min", code="parameter_dependency")
     if "card_brand" in conditions:
         result["card_brand"] = _string_list(
             conditions["card_brand"],
@@ -134,7 +134,9 @@ def _conditions(value, param: str) -> dict:
         if not isinstance(metadata, dict) or not metadata:
             raise _invalid(f"{param}.metadata", "must be a non-empty object of key: value")
         for key, expected in metadata.items():
-            if not key or not isinstance(expected, str):
+            if not key:
+                raise _invalid(f"{param}.metadata", "keys must not be empty", code="metadata_key_invalid")
+            if not isinstance(expected, str):
                 raise _invalid(f"{param}.metadata.{key}", "must be a string value")
         result["metadata"] = dict(metadata)
     return result
@@ -192,7 +194,7 @@ def _outcome(value, param: str, accounts: dict, method_types: list[str] | None) 
             }
         )
     if len({s["connector"] for s in shares}) != len(shares):
-        raise _invalid(f"{param}.split", "names a connector account twice")
+        raise _invalid(f"{param}.split", "names a connector account twice", code="routing_split_invalid")
     total = sum(s["percentage"] for s in shares)
     if total != 100:
         raise _invalid(

@@ -49,9 +49,10 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
             raise PaymentError("multiple captures are not supported by this connector", code="flow_not_supported")
         capturable = payment.amount_capturable
         amount = capturable if amount is None else amount
-        if amount <= 0 or amount > capturable:
+        whole = isinstance(amount, int) and not isinstance(amount, bool)
+        if not whole or amount <= 0 or amount > capturable:
             raise PaymentError(f"amount must be between 1 and the capturable amount {capturable}",
-                               code="amount_too_large" if amount > 0 else "amount_invalid", param="amount")
+                               code="amount_too_large" if whole and amount > 0 else "amount_invalid", param="amount")
         payment.amount_capturing += amount
         payment.save(update_fields=["amount_capturing", "updated_at"])
 

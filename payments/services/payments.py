@@ -63,14 +63,17 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
     else it needs confirming before money moves.
 
     Created and confirmed at once, the payment, its first attempt and their events are written
-    in one transaction before the connector is called. A confirmation refused before any money
-    moves (no eligible account, say) still leaves the payment created, as a separate confirm would.
+    in one transaction before the connector is called. A confirmation refused before that (no
+    eligible account, an unknown saved payment method, say) raises ``PaymentError`` and creates
+    nothing: a refused request changes nothing, as Stripe creates no PaymentIntent then.
     """
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
+        raise PaymentError("amount must be a positive integer of minor units", code="amount_invalid", param="amount")
     check_merchant_return_url(merchant, return_url)
     has_method = card is not None or upi is not None
     customer = customer or {}
     if save_payment_method and (card is None or not customer.get("id")):
-        raise PaymentError("save_payment_method needs a card and customer.id", code="parameter_missing",
+        raise PaymentError("save_payment_method needs a card and customer.id", code="parameter_dependency",
                            param="customer.id" if card is not None else "payment_method_data")
     payment = PaymentOperation(
         merchant=merchant, mode=mode, amount=amount, currency=currency, capture_method=capture_method,
@@ -84,11 +87,7 @@ def create_payment(*, merchant, mode: str, amount: int, currency: str, capture_m
     )
     if confirmation is None:
         return _save_created(payment, actor)
-    try:
-        saved, plan = _prepare_confirmation(payment, confirmation)
-    except PaymentError:
-        _save_created(payment, actor)
-        raise
+    saved, plan = _prepare_confirmation(payment, confirmation)
     with state_change():  # the payment, its attempt and their events, or none of them
         created_status = payment.status
         payment.set_status(PaymentStatus.PROCESSING)  # no merchant event: processing is not one

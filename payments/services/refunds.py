@@ -34,8 +34,11 @@ def create_refund(*, payment_pk: int | None = None, payment: PaymentRef | None =
 
     The refund row is created ``pending`` under the payment's row lock, so it counts against
     the refundable amount before the connector is called: concurrent refunds cannot exceed
-    what was captured.
+    what was captured. An ``amount`` below 1 is refused here, whoever calls (the API's input
+    checks it too, the admin's form did not): a zero refund must never reach the bank.
     """
+    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 1):
+        raise PaymentError("amount must be a positive integer of minor units", code="amount_invalid", param="amount")
     with state_change():
         attempt = lock_latest_attempt(payment_pk if payment is None else payment, attempt_statuses=REFUNDABLE_ATTEMPTS,
                                       payment_statuses=REFUNDABLE, action="refunded")

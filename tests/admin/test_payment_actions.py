@@ -1,6 +1,7 @@
 """Staff actions on a payment: confirmation first, then the same services as the API, recorded
 with the staff user; a refusal shows the service's message and changes nothing."""
 
+import pytest
 from django.urls import reverse
 
 from connectors.models import ConnectorCall
@@ -99,3 +100,16 @@ def test_sync_now_settles_a_pending_payment(admin_client, take_payment):
 
 def test_unknown_action_is_refused(admin_client, paid):
     assert admin_client.get(action_url(paid, "chargeback")).status_code == 403
+
+
+# Issue 16, item 12: the form let 0 and 0.00 through; the refund service refuses them itself.
+@pytest.mark.parametrize("value", ["0", "0.00", "-1.00"])
+def test_a_zero_refund_from_the_admin_is_refused_and_nothing_reaches_the_bank(admin_client, paid, value):
+    calls_before = ConnectorCall.objects.count()
+    response = admin_client.post(action_url(paid, "refund"),
+                                 {"amount": value})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "errorlist" in page or "amount must be a positive integer" in page
+    assert not Refund.objects.exists()
+    assert ConnectorCall.objects.count() == calls_before

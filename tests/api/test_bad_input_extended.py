@@ -75,7 +75,7 @@ CASES = [
      {}, 400, "vpa_invalid", "payment_method_data.upi.vpa"),
     ("script as a metadata key too long", "post", "/v1/payments", {"amount": 100, "currency": "EUR",
                                                                     "metadata": {SCRIPT * 2: "x"}}, {}, 400,
-     "metadata_invalid", "metadata"),
+     "metadata_key_invalid", "metadata"),
     ("SQL as a list filter", "get", "/v1/payments?status=" + SQL, None, {}, 400, "parameter_invalid", "status"),
     ("SQL as a refund's payment", "post", "/v1/refunds", {"payment": SQL[:40]}, {}, 404, "resource_missing", None),
     ("SQL in the payment id of the URL", "get", "/v1/payments/pay_' OR '1'='1", None, {}, 404, "resource_missing",

@@ -3,7 +3,8 @@
 import requests
 
 from connectors.models import ConnectorCall
-from payments.models import PaymentOperation, Refund
+from payments import services
+from payments.models import PaymentAttempt, PaymentOperation, Refund
 from tests.helpers import (
     DECLINED_CARD,
     PENDING_CARD,
@@ -120,6 +121,30 @@ def test_three_d_secure_returns_a_redirect_and_the_return_completes_the_payment(
     assert final.headers["Location"].startswith("https://shop.example/done?")
     assert "status=succeeded" in final.headers["Location"]
     assert PaymentOperation.objects.get(public_id=payment["id"]).status == "succeeded"
+
+
+def test_the_return_shows_the_status_a_bank_webhook_settled_while_the_return_was_read(
+        api, sandbox_account, sandbox, client, monkeypatch):
+    """The bank's webhook may settle the payment between the return page's read of the payment
+    and of its latest attempt (Paytm's notification races the customer's browser): the page then
+    skips its own sync, and must still send the customer back with the settled status."""
+    payment = create(api, payment_body(2500, number=THREE_DS_CARD, return_url="https://shop.example/done")).json()
+    attempt = PaymentAttempt.objects.get(payment__public_id=payment["id"])
+    latest_attempt = PaymentOperation.latest_attempt
+
+    def webhook_lands_meanwhile(self):
+        monkeypatch.setattr(PaymentOperation, "latest_attempt", latest_attempt)  # once
+        settled = requests.post(f"{sandbox.base_url}/__control__/charges/{attempt.connector_reference}/settle",
+                                json={"outcome": "succeeded"}, timeout=5)
+        assert settled.status_code == 200, settled.text
+        services.sync_attempt(attempt_pk=attempt.pk, actor="webhook")
+        return latest_attempt.fget(self)
+
+    monkeypatch.setattr(PaymentOperation, "latest_attempt", property(webhook_lands_meanwhile))
+    back = client.get(f"/payments/{payment['id']}/return/")
+
+    assert back.status_code == 302
+    assert "status=succeeded" in back["Location"], back["Location"]
 
 
 def test_refunds_full_partial_multiple_and_over_refund(api, sandbox_account):

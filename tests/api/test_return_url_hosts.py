@@ -73,11 +73,11 @@ def test_staff_edit_the_list_in_the_admin_and_bad_entries_are_refused(merchant, 
     url = f"/admin/payments/merchant/{merchant.pk}/change/"
     assert "return_url_hosts" in client.get(url).content.decode()
 
-    bad = client.post(url, {"name": merchant.name, "max_fallback_attempts": 2,
+    bad = client.post(url, {"name": merchant.name, "max_fallback_attempts": 2, "late_success_policy": "notify",
                             "return_url_hosts": '["shop.example/path"]',
                             "api_keys-TOTAL_FORMS": 0, "api_keys-INITIAL_FORMS": 0})
     assert bad.status_code == 200 and "is not a host name" in bad.content.decode()
-    good = client.post(url, {"name": merchant.name, "max_fallback_attempts": 2,
+    good = client.post(url, {"name": merchant.name, "max_fallback_attempts": 2, "late_success_policy": "notify",
                              "return_url_hosts": '["shop.example", "*.shop.example"]',
                              "api_keys-TOTAL_FORMS": 0, "api_keys-INITIAL_FORMS": 0})
     assert good.status_code == 302, good.content.decode()[-3000:]

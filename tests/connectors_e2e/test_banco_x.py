@@ -26,8 +26,8 @@ def bank():
     simulator = BancoXSimulator(accounts={API_KEY: (SECRET, WEBHOOK_SECRET)}, webhook_delay=0.05)
     server = SimulatorServer(simulator).start()
     yield simulator, server.base_url
+    simulator.close()  # no callback due later; stop() waits for those under way
     server.stop()
-    simulator.close()
 
 
 @pytest.fixture

@@ -19,15 +19,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class MisbehavingSandbox(SandboxSimulator):
-    """``answer_instead`` replaces the next answer to a charge request: "error_in_200" answers
-    200 with an error object; "other_transaction" handles the request, then answers with another
-    charge of the same amount (a bank mixing up its replies)."""
+    """One more fault switch, ``answer_instead``, for charge requests: "error_in_200" answers 200
+    with an error object; "other_transaction" handles the request, then answers with another
+    charge of the same amount (a bank mixing up its replies). Like every switch it is taken by
+    the request that arrives next, when it arrives (``request.fault``): a request still asleep in
+    a "hang" fault can never take the answer a later case arms."""
 
-    answer_instead = ""
+    EXTRA_FAULTS = ("answer_instead",)
 
     def _dispatch(self, request):
         response = super()._dispatch(request)
-        mode, self.answer_instead = self.answer_instead, ""
+        mode = request.fault.get("answer_instead", "")
         if not request.path.startswith("/v1/charges") or not mode:
             return response
         if mode == "error_in_200":
@@ -38,7 +40,7 @@ class MisbehavingSandbox(SandboxSimulator):
 
 
 @pytest.fixture(scope="module")
-def bank():
+def _bank_server():
     app = MisbehavingSandbox(accounts={SANDBOX_API_KEY: SANDBOX_WEBHOOK_SECRET})
     server = SimulatorServer(app).start()
     yield server
@@ -46,9 +48,16 @@ def bank():
 
 
 @pytest.fixture
+def bank(_bank_server):
+    """The module's bank, settled after each case: the case's requests have ended (a "hang"
+    leaves one asleep past the client's timeout), and nothing it armed is left for the next."""
+    yield _bank_server
+    _bank_server.app.settle()
+
+
+@pytest.fixture
 def bank_account(merchant, make_account, bank, settings):
     settings.CONNECTOR_READ_TIMEOUT = 0.5  # the "hang" fault sleeps past it
-    bank.app.faults.clear()
     return make_account(merchant, base_url=bank.base_url,
                         credentials={"api_key": SANDBOX_API_KEY, "webhook_secret": SANDBOX_WEBHOOK_SECRET})
 
@@ -75,7 +84,7 @@ def test_a_faulty_bank_answer_leaves_the_payment_processing_with_the_error_on_th
     if isinstance(fault, dict):
         bank.app.faults.arm(**fault)
     else:
-        bank.app.answer_instead = fault
+        bank.app.faults.arm(answer_instead=fault)
 
     response = api.post("/v1/payments", payment_body(1000), format="json")
 
@@ -93,10 +102,29 @@ def test_a_faulty_bank_answer_leaves_the_payment_processing_with_the_error_on_th
     assert payment.integrity_mismatch == (error_code == "integrity_mismatch")
     call = ConnectorCall.objects.get(attempt=attempt)
     assert call.error or call.status_code in (200, 201, 500, 502)
-    if fault == {"delay": 1.5}:
-        bank.app.faults.clear()
-    assert any(c["reference"] == attempt.reference for c in bank.app.charges.values()) == charged or name.startswith(
-        "hang")
+    # The hung request goes on at the bank after Pagoflex gave up: wait for it to end.
+    assert bank.app.wait_idle(timeout=10), bank.app.in_flight()
+    assert any(c["reference"] == attempt.reference for c in bank.app.charges.values()) == charged
+
+
+def test_a_request_left_asleep_by_a_hang_cannot_take_the_answer_the_next_case_arms(api, bank_account, bank):
+    """Issue 19 made deterministic: a "hang" case leaves its request asleep at the bank after
+    Pagoflex gave up; the next case begins and arms its answer while it sleeps; then it wakes and
+    is handled. The armed answer must still go to the next case's own charge."""
+    bank.app.faults.arm(delay=3.0)
+    hung = api.post("/v1/payments", payment_body(1000), format="json").json()
+    assert hung["status"] == "processing"
+    assert bank.app.in_flight() == ["POST /v1/charges"], "the hung request must still be asleep at the bank"
+    # The next case begins now (what settle() does when a request outlives its wait) and arms.
+    bank.app.faults.new_generation()
+    bank.app.faults.arm(answer_instead="error_in_200")
+    assert bank.app.wait_idle(timeout=10), bank.app.in_flight()  # the sleeper wakes and is answered
+
+    body = api.post("/v1/payments", payment_body(1000), format="json").json()
+
+    assert body["status"] == "processing"
+    attempt = PaymentAttempt.objects.get(payment__public_id=body["id"])
+    assert attempt.error_code == "invalid_connector_response"
 
 
 @pytest.mark.parametrize("name, fault", [("HTTP 500", {"status": 500}), ("truncated JSON", {"truncate": True}),

@@ -114,6 +114,7 @@ def test_two_workers_sweeping_at_once_sync_each_item_exactly_once(api, sandbox_a
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a sweeping thread outlived its 60 s"
 
     assert errors == []
     synced = [pk for pk, outcome in results if outcome == "synced"]

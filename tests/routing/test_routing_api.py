@@ -83,7 +83,7 @@ def test_a_configuration_is_saved_and_read_back(api, accounts, put_routing):
         (
             {"rules": [{"conditions": {"amount_min": 500, "amount_max": 100}, "outcome": "OUTCOME"}]},
             "rules[0].conditions.amount_max",
-            "parameter_invalid",
+            "parameter_dependency",  # a rule between two fields: its own code (issue 16, item 16)
         ),
         (
             {"rules": [{"conditions": {"currency": ["EURO"]}, "outcome": "OUTCOME"}]},

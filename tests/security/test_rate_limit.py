@@ -10,7 +10,7 @@ from payments.models import ApiKey, PaymentOperation
 
 @pytest.fixture
 def three_per_minute(settings):
-    # No clean-up needed: counts are keyed by the key's hash, and every test issues new keys.
+    # No clean-up needed: every test counts in a cache of its own (conftest.py), with new keys.
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "3/min"}}
 
 
@@ -53,3 +53,11 @@ def test_the_count_lives_in_the_shared_cache_not_in_the_process(api, merchant, t
 def test_requests_without_a_valid_key_are_refused_before_they_are_counted(client, db, three_per_minute):
     for _ in range(5):
         assert client.get("/v1/payments", HTTP_AUTHORIZATION="Bearer sk_test_nope").status_code == 401
+
+
+@pytest.mark.parametrize("turn", ["first", "second"])
+def test_every_test_starts_with_a_cache_of_its_own(turn):
+    # Whichever of the two runs second finds nothing the other left: counts never leak between
+    # tests (a shared file cache also culled a third of its files at random once full).
+    assert cache.get("probe:left-by-another-test") is None
+    cache.set("probe:left-by-another-test", turn, timeout=300)

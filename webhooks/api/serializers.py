@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from payments.api.fields import StrictBooleanField, StrictCharField, StrictSerializer
+from payments.api.serializers import ListParameters
 from webhooks.models import ALL_EVENTS, EventType, MerchantEvent, WebhookDelivery, WebhookEndpoint
 
 EVENT_CHOICES = [*EventType.values, ALL_EVENTS]
@@ -31,11 +32,9 @@ class EventResendInput(StrictSerializer):
                                help_text="One endpoint (we_...); default: every endpoint that wants the event.")
 
 
-class EventListFilters(StrictSerializer):
+class EventListFilters(ListParameters):
     type = serializers.ChoiceField(choices=EventType.values, required=False)
     payment = StrictCharField(max_length=40, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=100, required=False)
-    cursor = serializers.CharField(required=False)
 
 
 # -- output --------------------------------------------------------------------------------------

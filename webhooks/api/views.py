@@ -1,13 +1,14 @@
 """Thin views for webhook endpoints and events: parse, call one service, render."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status as http
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from payments.api.helpers import ERRORS, IDEMPOTENCY_HEADER, mode_of, validated
+from payments.api.helpers import ERRORS, IDEMPOTENCY_HEADER, list_parameters, mode_of, validated
 from payments.api.idempotency import idempotent
 from payments.api.pagination import CreatedCursorPagination
+from payments.api.serializers import ListParameters
 from webhooks import endpoints as endpoint_services
 from webhooks import outbound
 from webhooks.api import selectors
@@ -18,9 +19,10 @@ class EndpointListCreateView(GenericAPIView):
     pagination_class = CreatedCursorPagination
     serializer_class = s.EndpointOutput
 
-    @extend_schema(operation_id="webhook_endpoints_list", parameters=[OpenApiParameter("limit", int),
-                   OpenApiParameter("cursor", str)], responses={200: s.EndpointOutput(many=True), **ERRORS})
+    @extend_schema(operation_id="webhook_endpoints_list", parameters=[ListParameters],
+                   responses={200: s.EndpointOutput(many=True), **ERRORS})
     def get(self, request):
+        list_parameters(ListParameters, request.query_params.dict())
         page = self.paginate_queryset(selectors.endpoints_for(request.user, mode_of(request)))
         return self.get_paginated_response(s.EndpointOutput(page, many=True).data)
 
@@ -65,13 +67,10 @@ class EventListView(GenericAPIView):
     pagination_class = CreatedCursorPagination
     serializer_class = s.EventOutput
 
-    @extend_schema(operation_id="events_list", parameters=[
-        OpenApiParameter("type", str), OpenApiParameter("payment", str), OpenApiParameter("limit", int),
-        OpenApiParameter("cursor", str)], responses={200: s.EventOutput(many=True), **ERRORS})
+    @extend_schema(operation_id="events_list", parameters=[s.EventListFilters],
+                   responses={200: s.EventOutput(many=True), **ERRORS})
     def get(self, request):
-        filters = s.EventListFilters(data=request.query_params.dict())
-        filters.is_valid(raise_exception=True)
-        params = filters.validated_data
+        params = list_parameters(s.EventListFilters, request.query_params.dict())
         queryset = selectors.events_for(request.user, mode_of(request), type=params.get("type"),
                                         payment=params.get("payment"))
         page = self.paginate_queryset(queryset)

@@ -53,6 +53,7 @@ def gateway(_server):
     )
     contract = observe(current.app, API)
     yield Gateway(current.app, base_url)
+    current.app.settle()  # the test's requests end with it, every one of them observed
     contract.assert_followed()
 
 

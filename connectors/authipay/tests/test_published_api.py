@@ -38,7 +38,8 @@ def _return_server():
 def shop(_return_server):
     """Where the customer's browser comes back after the ACS (Pagoflex's return URL)."""
     _return_server.posted.clear()
-    return _return_server
+    yield _return_server
+    _return_server.settle()  # a browser post of this test cannot land in the next one
 
 
 def last_exchange(connector) -> tuple[dict, dict]:

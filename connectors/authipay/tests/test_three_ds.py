@@ -42,7 +42,8 @@ def _shop_server():
 @pytest.fixture
 def shop(_shop_server):
     _shop_server.posted.clear()
-    return _shop_server
+    yield _shop_server
+    _shop_server.settle()  # a browser post of this test cannot land in the next one
 
 
 def customer_authenticates(next_action, code: str) -> None:

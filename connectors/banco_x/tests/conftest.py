@@ -52,7 +52,8 @@ def sim():
         accounts={API_KEY: (SECRET, WEBHOOK_SECRET)}, webhook_delay=0.05, account_ids={API_KEY: ACCOUNT_ID}
     )
     yield simulator
-    simulator.close()
+    simulator.close()  # cancels the callbacks not yet due
+    simulator.settle()  # and waits for those under way
 
 
 def _stop_in_background(server: SimulatorServer) -> None:

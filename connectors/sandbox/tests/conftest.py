@@ -49,7 +49,8 @@ def _bank_server():
 def sim(_bank_server):
     switchboard, _ = _bank_server
     switchboard.app = SandboxSimulator(accounts={API_KEY: WEBHOOK_SECRET, OTHER_API_KEY: OTHER_WEBHOOK_SECRET})
-    return switchboard.app
+    yield switchboard.app
+    switchboard.app.settle()  # the test's requests and webhook deliveries end with it
 
 
 @pytest.fixture

@@ -33,7 +33,8 @@ def test_simulator_runs_as_its_own_process_with_credentials_from_the_environment
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert wait_for(lambda: _ping(url, "sk_cli_env_key"), timeout=10) == 200
+        # Generous: a cold Python start importing Django can take many seconds on a loaded machine.
+        assert wait_for(lambda: _ping(url, "sk_cli_env_key"), timeout=60) == 200
         assert _ping(url, "sk_wrong") == 401
         connector = SandboxConnector(
             credentials={"api_key": "sk_cli_env_key", "webhook_secret": "whsec_cli_env"}, base_url=url

@@ -1,0 +1,91 @@
+"""Project-wide request guards that no single view can own.
+
+- ``RefuseNulCharacters``: PostgreSQL cannot hold U+0000 in a text value, and a query that
+  compares one with a column fails (psycopg: "A string literal cannot contain NUL"), which became
+  a 500 from any path id, filter, header or form field that carried ``%00``. No legitimate path,
+  query, header or form value holds one, so such a request is refused before any view can pass it
+  to a query: 404 for a path (there is no such object), 400 for a parameter or header. JSON bodies of the API are
+  checked by its parser (``payments.api.parsers``), which can name the field.
+- ``ApiErrorsAsJson``: every answer under ``/v1/`` (and to the banks, under ``/webhooks/``) is
+  JSON; an error Django itself produced (the debug 404 page for an unknown route, a 405 from a
+  plain view, a 400 for a bad Host) is rewritten into the one error shape (``payments.api.errors``).
+"""
+
+from urllib.parse import unquote_to_bytes
+
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
+
+from payments.api.errors import error_body
+
+MACHINE_PREFIXES = ("/v1/", "/webhooks/")
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _nul_in_query(query_string: str) -> str | None:
+    """The name of the first query parameter whose name or value holds a NUL character."""
+    for pair in query_string.replace(";", "&").split("&"):
+        name, _, value = pair.partition("=")
+        raw_name = unquote_to_bytes(name.replace("+", " "))
+        if b"\x00" in raw_name or b"\x00" in unquote_to_bytes(value.replace("+", " ")):
+            return raw_name.replace(b"\x00", b"").decode("utf-8", "replace") or "query"
+    return None
+
+
+class RefuseNulCharacters:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        machine = request.path_info.startswith(MACHINE_PREFIXES)
+        if "\x00" in request.path_info:
+            if machine:
+                return JsonResponse(error_body("invalid_request_error", "resource_missing", "no such object"),
+                                    status=404)
+            raise Http404("no such page")
+        param = _nul_in_query(request.META.get("QUERY_STRING", ""))
+        if param is None:  # headers: the inbound webhook views store them, the API looks keys up by them
+            param = next((name.removeprefix("HTTP_").replace("_", "-").title() for name, value in request.META.items()
+                          if name.startswith("HTTP_") and isinstance(value, str) and "\x00" in value), None)
+        if param is None and request.method == "POST" and request.content_type in FORM_CONTENT_TYPES:
+            param = next((name for name, values in request.POST.lists()
+                          if "\x00" in name or any("\x00" in value for value in values)), None)
+            param = param.replace("\x00", "") or "form" if param is not None else None
+        if param is not None:
+            if machine:
+                return JsonResponse(error_body("invalid_request_error", "parameter_invalid",
+                                               f"{param}: must not contain NUL characters", param), status=400)
+            return HttpResponseBadRequest(f"{param}: must not contain NUL characters", content_type="text/plain")
+        return self.get_response(request)
+
+
+ERROR_CODES = {400: "parameter_invalid", 401: "api_key_missing", 403: "permission_denied",
+               404: "resource_missing", 405: "method_not_allowed", 413: "body_too_large",
+               415: "unsupported_media_type"}
+
+
+class ApiErrorsAsJson:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (response.status_code < 400 or not request.path_info.startswith(MACHINE_PREFIXES)
+                or response.get("Content-Type", "").startswith("application/json")):
+            return response
+        status = response.status_code
+        if status >= 500:
+            body = error_body("api_error", "internal_error", "something went wrong on our side")
+        elif status == 404:
+            body = error_body("invalid_request_error", "resource_missing",
+                              f"unrecognized request URL ({request.method} {request.path})")
+        elif status == 405:
+            body = error_body("invalid_request_error", "method_not_allowed",
+                              f"method {request.method} is not allowed on {request.path}")
+        else:
+            body = error_body("authentication_error" if status in (401, 403) else "invalid_request_error",
+                              ERROR_CODES.get(status, "invalid_request"), response.reason_phrase.lower())
+        json_response = JsonResponse(body, status=status)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                json_response[header] = response[header]
+        return json_response
