@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """Issue 15: a capture whose answer was lost, and a void in flight, are reservations of their own."""
 
-    dependencies = [("payments", "0009_late_success_and_escalation")]
+    dependencies = [("payments", "0011_idempotency_encrypted_answer")]
 
     operations = [
         migrations.AddField(
