@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -284,6 +286,58 @@ def data_secret_values(data) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# What a connector can learn from its bank after a lost answer
+# ---------------------------------------------------------------------------------------------
+
+
+class RecoveryCase(enum.StrEnum):
+    """The faults every supported flow is tried with by the conformance matrix."""
+
+    ANSWER_LOST = "answer_lost"  # the bank acted, its answer was cut (truncated)
+    RESET_BEFORE_BANK = "reset_before_bank"  # the connection dropped before the bank did anything
+    WEBHOOK_LOST = "webhook_lost"  # the bank settled, its webhook never came
+    WEBHOOK_DUPLICATED = "webhook_duplicated"  # the same event twice
+    WEBHOOK_BEFORE_ANSWER = "webhook_before_answer"  # the event is applied before the flow's answer
+    LATE_OPPOSITE_WEBHOOK = "late_opposite_webhook"  # after the outcome, an event saying the opposite
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """How a connector finds the bank's truth when an answer or a webhook is lost: read by the
+    sync services, the conformance matrix and the table in docs/connectors.md.
+
+    ``unrecoverable`` maps ``"<flow>/<case>"`` (a ``Flow`` value and a ``RecoveryCase`` value) to
+    why the connector cannot end in the bank's state there; the matrix skips those cases with
+    that reason, and every other case of a supported flow must pass.
+    """
+
+    # psync reports the amount captured so far (not just a status): a lost capture answer is
+    # settled with the bank's figure, never with the authorized amount.
+    captured_amount_on_sync: bool = False
+    # psync finds a payment by Pagoflex's attempt reference when the authorize answer was lost.
+    payment_by_reference: bool = False
+    # rsync finds a refund by Pagoflex's refund id when the refund answer was lost.
+    refund_by_reference: bool = False
+    # A "no such transaction" answer to one of those lookups is the bank's word: after
+    # ``not_found_grace`` the attempt or refund fails with ``never_reached_bank``.
+    not_found_is_final: bool = False
+    not_found_grace: timedelta = timedelta(minutes=5)
+    # The flows whose outcome the bank also tells by webhook: the webhook cases of the matrix
+    # apply to those only (the others have no webhook to lose, duplicate or reorder).
+    webhook_flows: frozenset = frozenset()
+    unrecoverable: Mapping[str, str] = field(default_factory=dict)
+
+    def why_unrecoverable(self, flow: Flow | str, case: RecoveryCase | str) -> str:
+        return self.unrecoverable.get(f"{Flow(flow).value}/{RecoveryCase(case).value}", "")
+
+
+# The recovery matrix of the conformance suite: these flows x every RecoveryCase.
+RECOVERY_FLOWS = (Flow.AUTHORIZE, Flow.CAPTURE, Flow.VOID, Flow.REFUND)
+WEBHOOK_CASES = frozenset({RecoveryCase.WEBHOOK_LOST, RecoveryCase.WEBHOOK_DUPLICATED,
+                           RecoveryCase.WEBHOOK_BEFORE_ANSWER, RecoveryCase.LATE_OPPOSITE_WEBHOOK})
+
+
+# ---------------------------------------------------------------------------------------------
 # The connector base class
 # ---------------------------------------------------------------------------------------------
 
@@ -320,6 +374,9 @@ class Connector:
     # The bank may ask the customer to authenticate (3-D Secure or the like) before it decides;
     # read by the capability table in docs/connectors.md.
     supports_three_ds: ClassVar[bool] = False
+    # What sync can learn after a lost answer (see ``Recovery``); the default learns nothing
+    # beyond the status of a transaction whose id Pagoflex already has.
+    recovery: ClassVar[Recovery] = Recovery()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -343,6 +400,21 @@ class Connector:
     @classmethod
     def supported_flows(cls) -> list[Flow]:
         return [flow for flow in Flow if cls.supports(flow)]
+
+    @classmethod
+    def recovery_case_skipped(cls, flow: Flow, case: RecoveryCase) -> str:
+        """Why the recovery matrix does not run ``flow`` x ``case`` for this connector, from its
+        declarations; "" when it runs (and must end where the bank's ledger says)."""
+        if not cls.supports(flow):
+            return f"no {flow.value} flow"
+        if flow in (Flow.CAPTURE, Flow.VOID) and not cls.supports_manual_capture:
+            return "no manual capture"
+        if flow == Flow.REFUND and not cls.supports(Flow.RSYNC):
+            return "no rsync"
+        if case in WEBHOOK_CASES and flow not in cls.recovery.webhook_flows:
+            return f"the bank sends no {flow.value} webhook"
+        why = cls.recovery.why_unrecoverable(flow, case)
+        return f"declared unrecoverable: {why}" if why else ""
 
     @classmethod
     def supports_webhooks(cls) -> bool:
@@ -453,6 +525,11 @@ class Connector:
             return "", str(error)
         return str(error.get("code", "")), str(error.get("message", ""))
 
+    def is_not_found(self, error: ConnectorError) -> bool:
+        """True when ``error`` is the bank saying the transaction asked about does not exist
+        (HTTP 404 by default); read only for lookups by Pagoflex's own reference."""
+        return isinstance(error, ConnectorBadRequest) and error.status_code == 404
+
     # -- amounts -------------------------------------------------------------------------------
 
     def to_connector_amount(self, amount_minor: int, currency: str):
@@ -518,6 +595,8 @@ class Connector:
 
 __all__ = [
     "Card", "Connector", "ConnectorRequest", "ConnectorResponse", "CredentialField", "CurrencyUnit",
-    "Customer", "Flow", "HttpResponse", "IncomingWebhook", "NextAction", "PaymentData", "RefundData",
+    "Customer", "Flow", "HttpResponse", "IncomingWebhook", "NextAction", "PaymentData", "RECOVERY_FLOWS", "Recovery",
+    "RecoveryCase",
+    "RefundData",
     "Upi", "card_brand", "json_dumps", "luhn_valid",
 ]

@@ -121,6 +121,12 @@ class PaymentOperation(models.Model):
     # Captures sent to the connector and not yet answered: reserved so that concurrent captures
     # can never exceed what was authorized.
     amount_capturing = models.BigIntegerField(default=0)
+    # The part of ``amount_capturing`` whose capture lost its answer (timeout, reset, 5xx): it
+    # stays reserved until the bank's own captured total (sync) says what happened.
+    amount_capture_unknown = models.BigIntegerField(default=0)
+    # A void sent to the connector and not yet answered, or answered with an unknown outcome:
+    # other cancels and captures are refused (409) until the bank's word (see cancel.py).
+    cancelling = models.BooleanField(default=False)
     payment_method_type = models.CharField(max_length=16, choices=PaymentMethodType.choices, blank=True)
     # What may be kept of the payment method: card brand, last four, expiry; UPI flow and VPA.
     payment_method_details = models.JSONField(default=dict, blank=True)
@@ -168,9 +174,9 @@ class PaymentOperation(models.Model):
 
     @property
     def amount_capturable(self) -> int:
-        if self.status in (PaymentStatus.CANCELLED, PaymentStatus.FAILED):
-            # Nothing can be captured any more: a void released it, or (a late success's
-            # authorization) it can only be voided or refunded.
+        """What may still be captured: nothing once the payment is cancelled, failed or settled
+        (a capture that closed the authorization released the rest), or while a void is out."""
+        if self.status not in (PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.PARTIALLY_CAPTURED) or self.cancelling:
             return 0
         return max(self.amount_authorized - self.amount_captured - self.amount_capturing, 0)
 

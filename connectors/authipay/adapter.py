@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 
 from connectors.authipay import transformers
 from connectors.authipay.signature import DEFAULT_SIGNATURE_ENCODING, SIGNATURE_ENCODINGS, sign
@@ -23,6 +24,7 @@ from connectors.base import (
     CurrencyUnit,
     HttpResponse,
     PaymentData,
+    Recovery,
     RefundData,
     json_dumps,
 )
@@ -81,6 +83,13 @@ class AuthipayConnector(Connector):
     supports_multiple_captures = True
     supports_partial_refunds = True
     supports_three_ds = True  # 3-D Secure 1.0 and 2.x challenges, finished by complete_authorize
+    recovery = Recovery(
+        captured_amount_on_sync=True,  # GET /orders/{orderId}: the approved POSTAUTHs add up
+        payment_by_reference=True,  # GET /payments/{merchantTransactionId}
+        refund_by_reference=True,  # the return's merchantTransactionId is our refund id
+        not_found_is_final=True,  # 404: the gateway never received a transaction with that id
+        not_found_grace=timedelta(minutes=5),
+    )
 
     # Replaceable in tests (a fixed clock shows the gateway refusing stale timestamps).
     clock = staticmethod(time.time)
@@ -211,15 +220,50 @@ class AuthipayConnector(Connector):
     # -- psync (spec 2.1 Get Payment) ---------------------------------------------------------------
 
     def build_psync(self, data: PaymentData) -> ConnectorRequest:
-        """GET /payments/{id}. Before the first answer arrived Pagoflex has no ipgTransactionId;
-        the gateway also finds a transaction by its merchantTransactionId (the attempt reference)."""
+        """GET /orders/{orderId} (order inquiry: the pre-auth or sale with every capture, void and
+        return made on it) once authorize told Pagoflex the order; only it shows how much of a
+        pre-auth was captured, since the pre-auth itself reads CAPTURED after any capture.
+        Before the first answer arrived: GET /payments/{id}, or by its merchantTransactionId
+        (the attempt reference) when the gateway's id was never learnt."""
+        order_id = data.connector_metadata.get("order_id", "")
+        if order_id and data.connector_reference:
+            return self.signed_request("GET", f"/orders/{order_id}")
         return self.signed_request("GET", self._transaction_path(data.connector_reference or data.attempt_reference))
 
     def handle_psync(self, data: PaymentData, response: HttpResponse) -> ConnectorResponse:
-        result = self._payment_result(data, response.json())
-        # The gateway reports a pre-auth as CAPTURED after any capture; what is left is Pagoflex's sum.
-        if result.status == AttemptStatus.CHARGED and 0 < data.amount_captured < data.amount:
+        body = response.json()
+        transactions = body.get("transactions") if isinstance(body, dict) else None
+        if not isinstance(transactions, list):
+            result = self._payment_result(data, body)
+            if result.status == AttemptStatus.AUTHORIZED:
+                result.amount_captured = 0
+            elif result.status == AttemptStatus.CHARGED and body.get("transactionType") == "SALE":
+                result.amount_captured = result.amount
+            return result
+        return self._order_result(data, transactions)
+
+    def _order_result(self, data: PaymentData, transactions: list) -> ConnectorResponse:
+        """The primary transaction's status, with the captured total summed from the order's
+        approved POSTAUTH transactions (a SALE captured its whole amount)."""
+        bodies = [tx for tx in transactions if isinstance(tx, dict)]
+        primary = next((tx for tx in bodies if str(tx.get("ipgTransactionId")) == data.connector_reference), None)
+        if primary is None:
+            raise ConnectorUnknownOutcome(
+                f"Authipay's order has no transaction {data.connector_reference}", code="invalid_connector_response"
+            )
+        result = self._payment_result(data, primary)
+        if primary.get("transactionType") == "SALE":
+            captured = result.amount if result.status == AttemptStatus.CHARGED else 0
+        else:
+            captured = sum(
+                transformers.read_amount(tx)[0] or 0
+                for tx in bodies
+                if tx.get("transactionType") == "POSTAUTH" and str(tx.get("transactionStatus")) == "APPROVED"
+            )
+        if result.status == AttemptStatus.CHARGED and result.amount is not None and 0 < captured < result.amount:
             result.status = AttemptStatus.PARTIALLY_CHARGED
+        if result.status in (AttemptStatus.AUTHORIZED, AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
+            result.amount_captured = captured
         return result
 
     # -- refund and rsync (spec 2.2, 4.1.3) ---------------------------------------------------------

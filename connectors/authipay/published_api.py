@@ -322,6 +322,16 @@ TOKENIZATION_RESPONSE = Obj(
     }
 )
 
+# OrderResponse (orderInquiry, GET /orders/{order-id}): the order's primary and secondary
+# transactions; Pagoflex reads it to learn how much of a pre-auth its POSTAUTHs captured.
+ORDER_RESPONSE = Obj(
+    {
+        **ENVELOPE,
+        "orderId": S(),
+        "transactions": array(Field("object", obj=TRANSACTION_RESPONSE)),
+    }
+)
+
 # Every operation answers the gateway's error shapes besides its success.
 ERRORS = {
     400: ERROR_RESPONSE,
@@ -381,6 +391,15 @@ API = PublishedApi(
             HEADERS,
             STORE_QUERY,
             name="transactionInquiry",
+        ),
+        Endpoint(
+            "GET",
+            "/orders/{order-id}",
+            None,
+            {200: ORDER_RESPONSE, **ERRORS},
+            HEADERS,
+            STORE_QUERY,
+            name="orderInquiry",
         ),
         Endpoint(
             "POST",

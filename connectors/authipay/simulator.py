@@ -269,6 +269,23 @@ class AuthipaySimulator(SimulatorApp):
         tx = self.find(request.params["transaction_id"], call.store_id)
         return transaction_body(tx, call.client_request_id, skew=self.wrong_amount(request))
 
+    @route("GET", "/orders/{order_id}")
+    @api
+    def get_order(self, request: Request, call: Call) -> dict:
+        """Order inquiry (Fiserv ``GET /orders/{order-id}``): the order's primary transaction and
+        every secondary one (POSTAUTH, VOID, RETURN), oldest first."""
+        order_id = request.params["order_id"]
+        found = [tx for tx in self.transactions.values() if tx.order_id == order_id and tx.store_id == call.store_id]
+        if not found:
+            raise Reject(404, "not_found", "Not found", f"order {order_id} does not exist")
+        skew = self.wrong_amount(request)
+        return {
+            **envelope(call.client_request_id),
+            "orderId": order_id,
+            "transactions": [transaction_body(tx, call.client_request_id, skew=skew and not tx.parent)
+                             for tx in sorted(found, key=lambda tx: int(tx.id))],
+        }
+
     # -- 3-D Secure -----------------------------------------------------------------------------
 
     def start_challenge(self, tx: Transaction, profile: str, term_url: str, host: str) -> None:

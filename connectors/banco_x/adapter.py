@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import quote, urlsplit
 
@@ -24,9 +25,11 @@ from connectors.base import (
     ConnectorResponse,
     CredentialField,
     CurrencyUnit,
+    Flow,
     HttpResponse,
     IncomingWebhook,
     PaymentData,
+    Recovery,
     RefundData,
 )
 from connectors.errors import ConnectorBadRequest, ConnectorError, ConnectorUnavailable, ConnectorUnknownOutcome
@@ -68,12 +71,21 @@ class BancoXConnector(Connector):
     currencies = frozenset({"EUR", "USD", "GBP", "MXN", "COP", "CLP", "PEN", "BRL", "ARS"})
     supports_manual_capture = False
     supports_partial_refunds = True
+    recovery = Recovery(
+        captured_amount_on_sync=True,  # automatic capture: a succeeded payment is captured in full
+        payment_by_reference=True,  # §4.1 GET /pay?ref=
+        refund_by_reference=True,  # §6.1 GET /refunds?ref=
+        not_found_is_final=True,  # §4.1/§6.1: 404 for a ref Banco X never received
+        not_found_grace=timedelta(minutes=5),
+        webhook_flows=frozenset({Flow.AUTHORIZE, Flow.REFUND}),  # §7 payment.* and refund.*
+    )
 
     # -- transport ---------------------------------------------------------------------------------
 
-    def signed_request(self, method: str, path: str, payload=None) -> ConnectorRequest:
-        """A JSON request with the Banco X Authorization header over its exact bytes (SPEC.md §2)."""
-        request = self.json_request(method, path, payload)
+    def signed_request(self, method: str, path: str, payload=None, *, query: dict | None = None) -> ConnectorRequest:
+        """A JSON request with the Banco X Authorization header over its exact bytes (SPEC.md §2;
+        the signature covers the path, not the query)."""
+        request = self.json_request(method, path, payload, query=query)
         request.headers["Authorization"] = signature.authorization_header(
             self.credentials["api_key"],
             self.credentials["secret"],
@@ -117,7 +129,10 @@ class BancoXConnector(Connector):
     # -- psync -------------------------------------------------------------------------------------
 
     def build_psync(self, data: PaymentData) -> ConnectorRequest:
-        """SPEC.md §4: ``GET /pay/{id}``, which settles a payment whose webhook never arrived."""
+        """SPEC.md §4: ``GET /pay/{id}``, which settles a payment whose webhook never arrived; when
+        the ``POST /pay`` answer was lost (no id yet), ``GET /pay?ref=<attempt reference>`` (§4.1)."""
+        if not data.connector_reference:
+            return self.signed_request("GET", "/pay", query={"ref": data.attempt_reference})
         return self.signed_request("GET", f"/pay/{self._id(data.connector_reference)}")
 
     def handle_psync(self, data: PaymentData, response: HttpResponse) -> ConnectorResponse:
@@ -135,7 +150,10 @@ class BancoXConnector(Connector):
         return self._refund_response(self._read(BancoXRefund, response))
 
     def build_rsync(self, data: RefundData) -> ConnectorRequest:
-        """SPEC.md §6: ``GET /refunds/{id}`` with the refund's Banco X id."""
+        """SPEC.md §6: ``GET /refunds/{id}`` with the refund's Banco X id; when the refund's answer
+        was lost (no id yet), ``GET /refunds?ref=<our refund id>`` (§6.1)."""
+        if not data.refund_connector_reference:
+            return self.signed_request("GET", "/refunds", query={"ref": data.refund_id})
         return self.signed_request("GET", f"/refunds/{self._id(data.refund_connector_reference)}")
 
     def handle_rsync(self, data: RefundData, response: HttpResponse) -> ConnectorResponse:
@@ -163,7 +181,7 @@ class BancoXConnector(Connector):
         return IncomingWebhook(
             event_id=event.id,
             event_type=event.type,
-            # A refund event names the payment too (tx_id); the refund is known by its own id.
+            # A refund event's tx_id is the payment's id; the refund's own id is refund_id (§7).
             connector_reference=event.refund_id if event.is_refund else event.tx_id,
             status=event.platform_status,
             amount=amount,

@@ -173,6 +173,32 @@ class BancoXSimulator(SimulatorApp):
                 self._schedule(self._settle_payment, payment)
             return self._pay_answer(payment, request)
 
+    @route("GET", "/pay")
+    def find_payment(self, request: Request) -> Response:
+        """SPEC.md §4.1: the payment made with this ``ref`` by the signed request's key."""
+        api_key, refused = self._authenticate(request)
+        if refused:
+            return refused
+        ref = request.query.get("ref", "")
+        with self.lock:
+            payment = next((p for p in self.payments.values() if p.api_key == api_key and p.ref == ref), None)
+        if payment is None:
+            return _error(404, "not_found", "no payment with this ref")
+        return json_response(payment.as_json(self._shift(request)))
+
+    @route("GET", "/refunds")
+    def find_refund(self, request: Request) -> Response:
+        """SPEC.md §6.1: the refund made with this ``ref`` by the signed request's key."""
+        api_key, refused = self._authenticate(request)
+        if refused:
+            return refused
+        ref = request.query.get("ref", "")
+        with self.lock:
+            refund = next((r for r in self.refunds.values() if r.payment.api_key == api_key and r.ref == ref), None)
+        if refund is None:
+            return _error(404, "not_found", "no refund with this ref")
+        return json_response(refund.as_json(self._shift(request)))
+
     @route("GET", "/pay/{tx_id}")
     def get_payment(self, request: Request) -> Response:
         payment, refused = self._own_payment(request)

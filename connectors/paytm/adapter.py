@@ -27,6 +27,7 @@ from connectors.base import (
     IncomingWebhook,
     NextAction,
     PaymentData,
+    Recovery,
     RefundData,
     json_dumps,
 )
@@ -104,6 +105,12 @@ class PaytmConnector(Connector):
     payment_method_types = frozenset({"upi"})
     currencies = frozenset({"INR"})
     supports_manual_capture = False
+    recovery = Recovery(
+        captured_amount_on_sync=True,  # automatic capture: TXN_SUCCESS is the whole amount
+        payment_by_reference=True,  # the Transaction Status API asks by our orderId
+        refund_by_reference=True,  # the Refund Status API asks by our refId
+        webhook_flows=frozenset({Flow.AUTHORIZE}),  # the S2S notification; refunds have none
+    )
     pre_authorize_flows = (Flow.SESSION_TOKEN,)
 
     @classmethod

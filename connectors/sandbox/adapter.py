@@ -8,6 +8,7 @@ integer minor units, ``Authorization: Bearer <api_key>``.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import quote
 
 from connectors.base import (
@@ -20,6 +21,7 @@ from connectors.base import (
     HttpResponse,
     IncomingWebhook,
     PaymentData,
+    Recovery,
     RefundData,
 )
 from connectors.errors import (
@@ -77,6 +79,15 @@ class SandboxConnector(Connector):
     supports_multiple_captures = True
     supports_partial_refunds = True
     supports_three_ds = True  # SPEC.md §3.2: requires_action and the bank's 3-D Secure page
+    recovery = Recovery(
+        captured_amount_on_sync=True,  # SPEC.md §3: every charge carries amount_captured
+        payment_by_reference=True,  # §3.5 GET /v1/charges?reference=
+        refund_by_reference=True,  # §4.2 GET /v1/refunds?reference=
+        not_found_is_final=True,  # 404 resource_missing: the sandbox never received it
+        not_found_grace=timedelta(minutes=2),
+        # §6: charge.* when a pending or 3-D Secure charge settles, refund.* when a pending refund does.
+        webhook_flows=frozenset({Flow.AUTHORIZE, Flow.REFUND}),
+    )
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.credentials.get('api_key', '')}"}

@@ -36,8 +36,10 @@ from connectors import amounts
 from connectors.base import Connector, CurrencyUnit, Flow
 from connectors.errors import ConnectorError, ConnectorUnavailable, ConnectorUnknownOutcome
 from connectors.models import ConnectorCall
+from connectors.testing.conformance_matrix import RecoveryMatrix
 from connectors.testing.conformance_support import (
     Bank,
+    Ledger,
     PaymentInput,
     Switchboard,
     WebhookCatcher,
@@ -66,7 +68,7 @@ from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 from webhooks.inbound import receive
 from webhooks.models import WebhookOutcome
 
-__all__ = ["ConnectorConformance", "PaymentInput", "card_input", "upi_collect_input"]
+__all__ = ["ConnectorConformance", "Ledger", "PaymentInput", "card_input", "upi_collect_input"]
 
 # A read timeout the bank is made to miss: its answer is delayed past it (the request was sent).
 TINY_READ_TIMEOUT = 0.2
@@ -77,8 +79,9 @@ THREE_DECIMAL_AMOUNT = 12345
 PREFERRED_CURRENCIES = {0: "JPY", 2: "EUR", 3: "KWD"}
 
 
-class ConnectorConformance:
-    """Scenarios every connector must pass; subclass it in ``connectors/<name>/tests``."""
+class ConnectorConformance(RecoveryMatrix):
+    """Scenarios every connector must pass; subclass it in ``connectors/<name>/tests``. The
+    recovery matrix (``conformance_matrix.py``) comes with it."""
 
     # -- what a connector's conformance module declares ----------------------------------------
 
@@ -162,9 +165,11 @@ class ConnectorConformance:
     @pytest.fixture
     def account(self, bank, webhooks, make_merchant, make_account):
         merchant, _ = make_merchant(name=f"{self.connector_class.key} conformance")
-        return make_account(
+        account = make_account(
             merchant, connector=self.connector_class.key, base_url=bank.base_url, credentials=self.credentials
         )
+        webhooks.clear(path_prefix=account.webhook_path)
+        return account
 
     # -- scenario helpers ----------------------------------------------------------------------
 
@@ -236,8 +241,8 @@ class ConnectorConformance:
             requested_connector=account,
         )
 
-    def charged_payment(self, account, **kwargs) -> PaymentOperation:
-        payment = settle_payment(self.pay(account, self.approving, **kwargs))
+    def charged_payment(self, account, *, method: PaymentInput | None = None, **kwargs) -> PaymentOperation:
+        payment = settle_payment(self.pay(account, method or self.approving, **kwargs))
         assert payment.status == PaymentStatus.SUCCEEDED, describe(payment)
         return payment
 

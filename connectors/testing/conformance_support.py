@@ -61,6 +61,25 @@ def upi_collect_input(vpa: str, *, amount: int | None = None) -> PaymentInput:
     return PaymentInput(payment_method_type="upi", upi_flow="collect", vpa=vpa, amount=amount)
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """A payment's money as one side sees it, in platform terms: the payment status
+    (``PaymentStatus``) and minor-unit amounts captured, refunded (succeeded refunds only) and
+    still capturable. The recovery matrix compares Pagoflex's with the simulator's."""
+
+    status: str
+    captured: int
+    refunded: int
+    capturable: int
+
+    @classmethod
+    def of(cls, status: str, *, amount: int, captured: int, refunded: int) -> Ledger:
+        """What a bank holding ``amount`` reads as: capturable is what an open authorization
+        has left, nothing once the payment is settled, cancelled or failed."""
+        open_ = status in ("requires_capture", "partially_captured")
+        return cls(status=status, captured=captured, refunded=refunded, capturable=amount - captured if open_ else 0)
+
+
 class Switchboard:
     """One loopback server per connector class; each test installs a fresh simulator behind it
     (starting and stopping a server per test would cost a poll interval each time)."""
@@ -104,6 +123,9 @@ class WebhookCatcher(SimulatorApp):
         super().__init__()
         self.arrived = threading.Condition(self.lock)
         self.caught: list[CaughtWebhook] = []
+        # Only webhooks to this path are kept: a late one from an earlier test's bank (another
+        # account) must never pass for this test's.
+        self.path_prefix = ""
 
     @route("POST", "/webhooks/{connector}/{account}/")
     def account_webhook(self, request: Request):
@@ -115,13 +137,16 @@ class WebhookCatcher(SimulatorApp):
 
     def _keep(self, request: Request):
         with self.arrived:
+            if not request.path.startswith(self.path_prefix):
+                return json_response({"received": True, "kept": False})
             self.caught.append(CaughtWebhook(request.path, dict(request.headers), request.body))
             self.arrived.notify_all()
         return json_response({"received": True})
 
-    def clear(self) -> None:
+    def clear(self, path_prefix: str = "") -> None:
         with self.lock:
             self.caught.clear()
+            self.path_prefix = path_prefix
 
     def wait_for(self, count: int, timeout: float = SETTLE_TIMEOUT, *, about: str = "") -> list[CaughtWebhook]:
         """The first ``count`` webhooks caught, only those whose body mentions ``about`` when given

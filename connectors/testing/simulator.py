@@ -11,6 +11,8 @@ apply to the next ``count`` requests that are not control requests:
 
 - ``status``: answer this HTTP status with a JSON error body instead of handling the request;
 - ``delay``: sleep this many seconds before answering (past the client's read timeout, say);
+- ``delay_after``: handle the request, then sleep this many seconds before answering (the bank
+  acted; its answer is slow);
 - ``garbage``: answer 200 with a body that is not JSON;
 - ``truncate``: handle the request, then cut the body in half;
 - ``reset``: close the connection without answering;
@@ -95,7 +97,7 @@ class Faults:
     """Fault switches, armed for the next ``count`` requests of the current generation
     (thread-safe). ``extra_fields`` are switches a simulator app adds to the common ones."""
 
-    FIELDS = ("status", "delay", "garbage", "truncate", "reset", "wrong_amount")
+    FIELDS = ("status", "delay", "delay_after", "garbage", "truncate", "reset", "wrong_amount")
 
     def __init__(self, extra_fields: tuple[str, ...] = ()):
         self._lock = threading.Lock()
@@ -293,6 +295,8 @@ class SimulatorApp:
         if fault.get("garbage"):
             return Response(200, b"<html><body>Gateway error</body></html>", "text/html")
         response = self._route(request)
+        if fault.get("delay_after"):
+            time.sleep(float(fault["delay_after"]))
         if fault.get("truncate"):
             response.body = response.body[: max(1, len(response.body) // 2)]
         return response

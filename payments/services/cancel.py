@@ -1,4 +1,11 @@
-"""Cancelling a payment: locally before it reached a bank, by a void after authorization."""
+"""Cancelling a payment: locally before it reached a bank, by a void after authorization.
+
+A void of an authorization is reserved like a capture: under the payment's row lock the
+payment is marked ``cancelling`` before the connector is called, so concurrent cancels (and
+captures) are refused with 409 and the bank is asked once. The mark goes when the bank answers:
+voided (the payment is cancelled), refused (nothing changed), or, when the answer is lost, when
+sync or a webhook brings the bank's word on the attempt (``outcomes.apply_attempt_outcome_locked``).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +19,10 @@ from payments.services.outcomes import (
     VOIDED_LOCALLY,
     Outcome,
     apply_attempt_outcome,
+    lock_payment_and_attempt,
     move_payment,
     record_event,
+    schedule_sync,
     state_change,
 )
 from payments.state_machine import UNSETTLED_ATTEMPT_STATUSES
@@ -30,6 +39,8 @@ def cancel_payment(*, payment_pk: int, reason: str = "", actor: str = "api") -> 
             move_payment(payment, PaymentStatus.CANCELLED, actor=actor, message=reason)
             payment.save()
             return payment
+        if payment.cancelling:
+            raise unexpected_state("payment", "being cancelled", "cancelled again")
         # A late success's authorization (docs/back-office.md) may be voided too.
         late_authorization = payment.late_success and payment.status in LATE_SUCCESS_PAYMENT_STATUSES
         if (payment.status not in VOIDABLE and not late_authorization) or payment.amount_capturing:
@@ -38,6 +49,9 @@ def cancel_payment(*, payment_pk: int, reason: str = "", actor: str = "api") -> 
             status__in=[AttemptStatus.AUTHORIZED, AttemptStatus.AUTHENTICATION_PENDING]).last()
         if attempt is None:
             raise unexpected_state("payment", payment.status, "cancelled")
+        if attempt.status == AttemptStatus.AUTHORIZED:
+            payment.cancelling = True
+            payment.save(update_fields=["cancelling", "updated_at"])
 
     connector = attempt.connector_account.build_connector()
     if attempt.status == AttemptStatus.AUTHENTICATION_PENDING:
@@ -46,15 +60,27 @@ def cancel_payment(*, payment_pk: int, reason: str = "", actor: str = "api") -> 
         response = run_flow(connector, Flow.VOID, payment_data_for(payment, attempt),
                             account=attempt.connector_account, payment=payment, attempt=attempt)
     except ConnectorUnknownOutcome as exc:
-        record_event(payment, "void_unknown", message=exc.message, actor=actor, attempt=attempt)
+        # The void may have happened: the payment stays cancelling until the bank's word.
+        with state_change():
+            payment, attempt = lock_payment_and_attempt(attempt.pk, account=attempt.connector_account)
+            record_event(payment, "void_unknown", message=exc.message, actor=actor, attempt=attempt)
+            schedule_sync(attempt)
+            attempt.save(update_fields=["next_sync_at", "updated_at"])
         raise connector_failure(exc, action="void") from exc
     except ConnectorError as exc:
+        _not_cancelling(payment.pk)
         raise connector_failure(exc, action="void") from exc
     if response.status != AttemptStatus.VOIDED:
+        _not_cancelling(payment.pk)
         raise connector_failure(ConnectorError(response.message or "the connector did not void the payment",
                                                code=response.code or "void_failed"), action="void")
     apply_attempt_outcome(attempt.pk, Outcome.from_response(response), actor=actor)
     return PaymentOperation.objects.get(pk=payment.pk)
+
+
+def _not_cancelling(payment_pk: int) -> None:
+    """The bank refused the void (or was never reached): nothing changed, the mark goes."""
+    PaymentOperation.objects.filter(pk=payment_pk, cancelling=True).update(cancelling=False)
 
 
 def _abandon_authentication(payment, attempt, connector, *, reason: str, actor: str) -> PaymentOperation:

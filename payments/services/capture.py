@@ -10,7 +10,7 @@ from payments import outbox
 from payments.models import PaymentOperation
 from payments.selectors import PaymentRef
 from payments.services.connector_calls import payment_data_for, run_flow
-from payments.services.errors import PaymentError, connector_failure
+from payments.services.errors import PaymentError, connector_failure, unexpected_state
 from payments.services.outcomes import (
     Outcome,
     apply_attempt_outcome_locked,
@@ -18,6 +18,7 @@ from payments.services.outcomes import (
     lock_payment_and_attempt,
     lock_payment_with_attempts,
     record_event,
+    schedule_sync,
     state_change,
 )
 from payments.statuses import AttemptStatus, PaymentStatus
@@ -39,6 +40,8 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
                                       attempt_statuses=CAPTURABLE_ATTEMPTS, payment_statuses=CAPTURABLE,
                                       action="captured")
         payment = attempt.payment
+        if payment.cancelling:
+            raise unexpected_state("payment", "being cancelled", "captured")
         connector_class = attempt.connector_account.connector_class
         if not connector_class.supports(Flow.CAPTURE):
             raise PaymentError("capture is not supported by this connector", code="flow_not_supported")
@@ -60,14 +63,19 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
         response = run_flow(connector, Flow.CAPTURE, data, account=attempt.connector_account, payment=payment,
                             attempt=attempt)
     except (ConnectorUnknownOutcome, IntegrityMismatch) as exc:
-        # The capture may have happened: keep the reservation until sync tells us.
+        # The capture may have happened: keep the reservation, marked unknown, until the bank's
+        # captured total (sync) says whether it did (outcomes._reconcile_amounts releases it).
         with state_change():
             payment, attempt = lock_payment_and_attempt(attempt.pk, account=attempt.connector_account)
+            payment.amount_capture_unknown += amount
+            payment.save(update_fields=["amount_capture_unknown", "updated_at"])
             if isinstance(exc, IntegrityMismatch):
                 apply_attempt_outcome_locked(payment, attempt, Outcome.from_error(
                     exc, failed_status=AttemptStatus.FAILURE, unknown_status=None), actor=actor)
             else:
                 record_event(payment, "capture_unknown", message=exc.message, actor=actor, attempt=attempt)
+                schedule_sync(attempt)
+                attempt.save(update_fields=["next_sync_at", "updated_at"])
         raise connector_failure(exc, action="capture") from exc
     except ConnectorError as exc:
         _release(payment.pk, amount)
@@ -88,11 +96,12 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
         outcome = Outcome.from_response(response)
         outcome.status = AttemptStatus.CHARGED if final else AttemptStatus.PARTIALLY_CHARGED
         outcome.amount_captured = payment.amount_captured
+        outcome.captured_is_banks_total = False  # Pagoflex's running sum: it settles no lost capture
         record_event(payment, "captured", message=f"captured {amount} {payment.currency}", actor=actor,
                      attempt=attempt)
         if final and not fully_captured:
             # A partial capture that closes the authorization: the rest is released.
-            payment.amount_capturing = 0
+            payment.amount_capturing = payment.amount_capture_unknown = 0
         apply_attempt_outcome_locked(payment, attempt, outcome, actor=actor)
         outbox.emit_payment_event(payment, outbox.EventType.PAYMENT_CAPTURED, capture_amount=amount)
     return payment

@@ -67,6 +67,9 @@ class Outcome:
     payment_token: str = ""
     retryable_elsewhere: bool = False
     retry_safe: bool = False
+    # ``amount_captured`` is the bank's own figure (an answer, a sync): it settles captures whose
+    # answer was lost. False when the platform computed it (the capture service's running sum).
+    captured_is_banks_total: bool = True
     # The bank's own lookup of the transaction (a psync), not an event it pushed: what confirms a
     # late success a webhook reported (see _claim_late_success).
     bank_lookup: bool = False
@@ -112,7 +115,8 @@ class ApplyResult:
 # The fields an outcome may change, saved by name: a full-row UPDATE costs more to build and
 # would write back columns another writer (a sweep's claim, say) may have moved meanwhile.
 PAYMENT_OUTCOME_FIELDS = ["status", "amount_authorized", "amount_captured", "amount_capturing", "amount_refunded",
-                          "next_action", "error_code", "error_message", "integrity_mismatch", "updated_at"]
+                          "amount_capture_unknown", "cancelling", "next_action", "error_code", "error_message",
+                          "integrity_mismatch", "updated_at"]
 ATTEMPT_OUTCOME_FIELDS = ["connector_reference", "connector_metadata", "raw_connector_status", "status",
                           "error_code", "error_message", "next_action", "next_sync_at", "updated_at"]
 REFUND_OUTCOME_FIELDS = ["connector_reference", "connector_metadata", "raw_connector_status", "status",
@@ -283,9 +287,13 @@ def apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: s
         return ApplyResult(changed=True, integrity_mismatch=True)
 
     target = outcome.status
+    if payment.cancelling and target not in (None, AttemptStatus.STARTED, AttemptStatus.PENDING):
+        # The bank's word on the attempt ends a void whose outcome was unknown: voided (the move
+        # below cancels the payment) or not voided (the merchant may cancel again).
+        payment.cancelling = False
     if target is None or target == attempt.status:
         if target in UNSETTLED_ATTEMPT_STATUSES or target is None:
-            _schedule_sync(attempt)
+            schedule_sync(attempt)
         if outcome.error_code and target is None:
             attempt.error_code, attempt.error_message = outcome.error_code, outcome.error_message[:1000]
         if target is not None:
@@ -323,7 +331,7 @@ def apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: s
         attempt.error_code, attempt.error_message = "", ""
     attempt.next_action = outcome.next_action if target == AttemptStatus.AUTHENTICATION_PENDING else None
     if target in UNSETTLED_ATTEMPT_STATUSES:
-        _schedule_sync(attempt)
+        schedule_sync(attempt)
     else:
         attempt.next_sync_at = None
 
@@ -408,19 +416,40 @@ def _apply_late_success(payment, attempt, outcome: Outcome, *, actor: str) -> Ap
 
 def _reconcile_amounts(payment, attempt, target: str, outcome: Outcome) -> None:
     """Authorized and captured amounts follow what the bank reports; they only ever grow, and a
-    capture reservation never outlives the room left to capture."""
+    capture reservation never outlives the room left to capture. The bank's own captured total
+    settles every capture whose answer was lost: each is in that total or never happened, so
+    their reservation (``amount_capture_unknown``) is released."""
     if target in (AttemptStatus.AUTHORIZED, AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
         payment.amount_authorized = max(payment.amount_authorized, attempt.amount)
-    if target == AttemptStatus.CHARGED:
-        captured = outcome.amount_captured if outcome.amount_captured is not None else attempt.amount
-        payment.amount_captured = max(payment.amount_captured, captured)
-    elif target == AttemptStatus.PARTIALLY_CHARGED and outcome.amount_captured is not None:
-        payment.amount_captured = max(payment.amount_captured, outcome.amount_captured)
+    banks_total = _captured_total(attempt, target, outcome)
+    in_flight = payment.amount_capturing - payment.amount_capture_unknown
+    if banks_total is not None and outcome.captured_is_banks_total and in_flight > 0:
+        # A capture is on its way and the bank's total may already count it: its own answer
+        # will, so the amounts wait for the next sync rather than count it twice.
+        banks_total = None
+    if banks_total is not None:
+        payment.amount_captured = max(payment.amount_captured, banks_total)
+        if outcome.captured_is_banks_total and payment.amount_capture_unknown:
+            payment.amount_capturing = max(payment.amount_capturing - payment.amount_capture_unknown, 0)
+            payment.amount_capture_unknown = 0
     payment.amount_capturing = min(payment.amount_capturing,
                                    max(payment.amount_authorized - payment.amount_captured, 0))
 
 
-def _schedule_sync(attempt) -> None:
+def _captured_total(attempt, target: str, outcome: Outcome) -> int | None:
+    """What the outcome says is captured in all; None when it does not say."""
+    if outcome.amount_captured is not None and target in (
+            AttemptStatus.AUTHORIZED, AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
+        return outcome.amount_captured
+    if target == AttemptStatus.CHARGED:
+        return attempt.amount  # a connector that cannot tell (Recovery.captured_amount_on_sync) charged it all
+    if target == AttemptStatus.AUTHORIZED:
+        return 0
+    return None
+
+
+def schedule_sync(attempt) -> None:
+    """Make an attempt (or refund) due for its first sync, unless one is already due."""
     if attempt.next_sync_at is None:
         attempt.next_sync_at = timezone.now() + FIRST_SYNC_DELAY
 

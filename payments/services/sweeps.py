@@ -12,11 +12,12 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors.base import Flow
 from connectors.errors import ConnectorError, FlowNotSupported
-from payments.models import IdempotencyRecord, PaymentAttempt, Refund
+from payments.models import IdempotencyRecord, PaymentAttempt, PaymentOperation, Refund
 from payments.services.claims import CLAIM_LEASE, MAX_BATCHES_PER_RUN, Enqueue, claim_due, sweep, take_claim
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.outcomes import Outcome, apply_attempt_outcome_locked, lock_payment_and_attempt, state_change
@@ -26,6 +27,8 @@ from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 logger = logging.getLogger("pagoflex.jobs")
 
 SWEPT_ATTEMPT_STATUSES = (AttemptStatus.STARTED, AttemptStatus.PENDING, AttemptStatus.AUTHENTICATION_PENDING)
+# Settled enough to capture or void, so swept only while a capture or void outcome is unknown.
+UNKNOWN_OUTCOME_ATTEMPT_STATUSES = (AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED)
 
 
 def in_flight_grace() -> timedelta:
@@ -50,11 +53,16 @@ def _batch_size(batch_size: int | None) -> int:
 
 def sweep_due_attempts(*, enqueue: Enqueue, now: datetime | None = None, batch_size: int | None = None,
                        max_batches: int = MAX_BATCHES_PER_RUN) -> int:
-    """Claim attempts in ``pending``/``authentication_pending`` whose sync is due, and ``started``
-    ones orphaned mid-call, one task each."""
+    """Claim attempts in ``pending``/``authentication_pending`` whose sync is due, ``started``
+    ones orphaned mid-call, and authorized ones whose payment waits for the bank's word on a
+    capture or a void whose answer was lost; one task each."""
     size = _batch_size(batch_size)
     make_orphans_due(PaymentAttempt.objects.filter(status=AttemptStatus.STARTED), now or timezone.now())
-    queryset = PaymentAttempt.objects.filter(status__in=SWEPT_ATTEMPT_STATUSES)
+    # A subquery, not a join: the claim locks attempt rows only.
+    waiting_payments = PaymentOperation.objects.filter(Q(amount_capture_unknown__gt=0) | Q(cancelling=True))
+    queryset = PaymentAttempt.objects.filter(
+        Q(status__in=SWEPT_ATTEMPT_STATUSES)
+        | Q(status__in=UNKNOWN_OUTCOME_ATTEMPT_STATUSES, payment_id__in=waiting_payments.values("pk")))
     return sweep(lambda: claim_due(queryset, due_field="next_sync_at", now=now or timezone.now(), batch_size=size),
                  enqueue, batch_size=size, max_batches=max_batches)
 

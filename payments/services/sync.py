@@ -1,4 +1,13 @@
-"""Asking the connector what happened: payment sync (psync) and refund sync (rsync)."""
+"""Asking the connector what happened: payment sync (psync) and refund sync (rsync).
+
+Sync is how an unknown outcome ends (see the state table in docs/architecture.md): psync
+brings the attempt's status and, where the connector reports it, the captured total, which
+settles lost captures and lost voids; rsync brings a refund's status, found by the bank's id or,
+when the refund's answer was lost, by Pagoflex's refund id. A lookup by Pagoflex's own
+reference that the bank answers "no such transaction" is its word when the connector declares
+it so (``Recovery.not_found_is_final``): after the connector's grace period the attempt or the
+refund fails with ``never_reached_bank``.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +34,21 @@ MAX_SYNC_BACKOFF = timedelta(hours=1)
 def sync_backoff(sync_count: int) -> timedelta:
     """30 s, 1 min, 2 min, 4 min, ... capped at an hour."""
     return min(timedelta(seconds=30) * (2 ** min(sync_count, 20)), MAX_SYNC_BACKOFF)
+
+
+def never_reached_bank(connector, error: ConnectorError, *, since) -> bool:
+    """True when a lookup by Pagoflex's own reference answered "no such transaction", the
+    connector declares that answer authoritative, and the grace it gives a slow bank is over."""
+    recovery = connector.recovery
+    return (recovery.not_found_is_final and connector.is_not_found(error)
+            and timezone.now() - since >= recovery.not_found_grace)
+
+
+def _never_reached(status: str, connector) -> Outcome:
+    grace = int(connector.recovery.not_found_grace.total_seconds())
+    return Outcome(status=status, error_code="never_reached_bank",
+                   error_message=f"{connector.display_name} has no such transaction {grace} s after it was sent: "
+                                 "the request never reached the bank, nothing was charged")
 
 
 def sync_attempt(*, attempt_pk: int, actor: str = "sync", redirect_params: dict | None = None) -> PaymentAttempt:
@@ -63,6 +87,9 @@ def sync_attempt(*, attempt_pk: int, actor: str = "sync", redirect_params: dict 
             # A sync that failed, or a customer's return the bank could not use, tells us nothing
             # about the payment: keep its status, try later.
             outcome.status = None
+            if (not attempt.connector_reference and attempt.status in (AttemptStatus.STARTED, AttemptStatus.PENDING)
+                    and never_reached_bank(connector, exc, since=attempt.created_at)):
+                outcome = _never_reached(AttemptStatus.FAILURE, connector)
     if (flow == Flow.PSYNC and outcome.status == AttemptStatus.PENDING
             and attempt.status == AttemptStatus.AUTHENTICATION_PENDING):
         # "Pending" is all some banks say while the customer pays (Paytm for a UPI intent):
@@ -97,6 +124,8 @@ def sync_refund(*, refund_pk: int, actor: str = "sync") -> Refund:
         outcome = Outcome.from_error(exc, failed_status=RefundStatus.FAILED, unknown_status=None)
         if not outcome.integrity_mismatch:
             outcome.status = None
+            if not refund.connector_reference and never_reached_bank(connector, exc, since=refund.created_at):
+                outcome = _never_reached(RefundStatus.FAILED, connector)
     with transaction.atomic():
         Refund.objects.filter(pk=refund.pk).update(
             sync_count=F("sync_count") + 1, next_sync_at=timezone.now() + sync_backoff(refund.sync_count + 1))

@@ -89,3 +89,27 @@ def test_captures_from_two_gunicorn_workers_never_exceed_the_authorization(gunic
     assert payment.amount_captured == 980 and payment.amount_capturing == 0
     assert bank_charge(sandbox, payment)["amount_captured"] == 980
     assert len(set(gunicorn_server.children())) == 2
+
+
+def test_ten_cancels_from_two_gunicorn_workers_send_one_void(gunicorn_server, merchant_and_key, sandbox_account,
+                                                              sandbox):
+    # Issue 15, input 9: a void in flight is reserved (cancelling), so the bank is asked once.
+    needs_postgres()
+    _, raw_key = merchant_and_key
+    headers = {"Authorization": f"Bearer {raw_key}"}
+    url = gunicorn_server.base_url
+    created = requests.post(f"{url}/v1/payments", json=payment_body(3000, capture_method="manual"), headers=headers,
+                            timeout=30)
+    assert created.status_code == 201, created.text
+    payment_id = created.json()["id"]
+    sandbox.app.faults.arm(delay=0.5)  # a slow void: the other cancels arrive while it is out
+
+    answers = run_together(10, lambda _: requests.post(f"{url}/v1/payments/{payment_id}/cancel", json={},
+                                                       headers=headers, timeout=60))
+
+    assert all(isinstance(a, requests.Response) for a in answers), answers
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 9, [a.text for a in answers]
+    assert ConnectorCall.objects.filter(payment__public_id=payment_id, flow="void").count() == 1
+    payment = PaymentOperation.objects.get(public_id=payment_id)
+    assert (payment.status, payment.cancelling, payment.amount_capturable) == ("cancelled", False, 0)
+    assert bank_charge(sandbox, payment)["status"] == "voided"

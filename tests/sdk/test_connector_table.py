@@ -3,6 +3,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from connectors.base import Flow
 from connectors.management.commands.connector_table import END, START, default_path, render_table, with_table
 
 
@@ -21,12 +22,19 @@ def test_table_rows_follow_the_adapters_declarations():
     assert banco_x_features[0] == "`banco_x`" and banco_x_features[5] == "—"  # no manual capture
     assert "ARS, BRL, CLP, COP, EUR, GBP, MXN, PEN, USD" in banco_x_features
     assert banco_x_features[-1] == "yes"  # runs the conformance suite
-    flow_rows = [line for line in table.splitlines() if line.startswith("| `") and "units" not in line]
+    flow_rows = [line for line in table.splitlines()
+                 if line.startswith("| `") and line.count("|") == len(Flow) + 2 and "units" not in line]
     banco_x_flows, sandbox_flows = ([cell.strip() for cell in row.strip("|").split("|")] for row in flow_rows)
     # Flows in Flow order: session_token, authorize, complete_authorize, capture, void, ...
     assert banco_x_flows[1:6] == ["—", "yes", "—", "—", "—"]
     assert sandbox_flows[1:6] == ["—", "yes", "—", "yes", "yes"]
     assert set(rows) == {"banco_x", "sandbox"}
+    # The recovery table: Banco X finds payments and refunds by our reference, runs every case of
+    # authorize and refund, and has no capture or void to run.
+    recovery_rows = [line for line in table.splitlines() if line.startswith("| `banco_x`") and "of 6" in line]
+    banco_x_recovery = [cell.strip() for cell in recovery_rows[0].strip("|").split("|")]
+    assert banco_x_recovery[1:5] == ["yes", "yes", "yes", "300 s"]
+    assert banco_x_recovery[6:10] == ["6 of 6", "— (no capture flow)", "— (no void flow)", "6 of 6"]
 
 
 def test_table_says_which_connectors_are_held_to_a_published_api():

@@ -8,7 +8,7 @@ merchantTransactionId). Authipay sends no webhooks, so that scenario is skipped 
 from connectors.authipay.adapter import AuthipayConnector
 from connectors.authipay.published_api import API
 from connectors.authipay.simulator import AuthipaySimulator
-from connectors.testing.conformance import ConnectorConformance, card_input
+from connectors.testing.conformance import ConnectorConformance, Ledger, card_input
 
 CREDENTIALS = {"api_key": "ak_conformance_51c0e2", "api_secret": "as_conformance_9b7d14e3a2", "store_id": "12345500077"}
 
@@ -24,3 +24,18 @@ class TestAuthipayConformance(ConnectorConformance):
 
     def make_simulator(self):
         return AuthipaySimulator(stores={CREDENTIALS["api_key"]: (CREDENTIALS["api_secret"], CREDENTIALS["store_id"])})
+
+    def bank_ledger(self, bank, payment):
+        reference = payment.latest_attempt.reference
+        transactions = bank.app.transactions.values()
+        primary = next((tx for tx in transactions if tx.merchant_id == reference and tx.kind in ("SALE", "PREAUTH")),
+                       None)
+        if primary is None:
+            return None
+        refunded = sum(tx.amount for tx in transactions if tx.parent == primary.id and tx.kind == "RETURN")
+        if primary.state == "CAPTURED":
+            status = "partially_captured" if primary.captured < primary.amount else "succeeded"
+        else:
+            status = {"AUTHORIZED": "requires_capture", "VOIDED": "cancelled", "DECLINED": "failed",
+                      "WAITING": "requires_customer_action"}[primary.state]
+        return Ledger.of(status, amount=primary.amount, captured=primary.captured, refunded=refunded)

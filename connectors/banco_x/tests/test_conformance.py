@@ -5,9 +5,16 @@ when asked with psync); SPEC.md §9 test amounts decide declines. It captures au
 has no void, so the capture and void scenarios are skipped by declaration.
 """
 
+import json
+import time
+
+from connectors.banco_x import signature
 from connectors.banco_x.adapter import BancoXConnector
 from connectors.banco_x.simulator import BancoXSimulator
-from connectors.testing.conformance import ConnectorConformance, card_input
+from connectors.testing.conformance import ConnectorConformance, Ledger, card_input
+from connectors.testing.conformance_support import CaughtWebhook
+
+PAYMENT_STATUS = {"pending": "processing", "succeeded": "succeeded", "failed": "failed"}
 
 API_KEY = "bx_key_conformance_01"
 SECRET = "bx_secret_conformance_01"
@@ -35,3 +42,25 @@ class TestBancoXConformance(ConnectorConformance):
         # Banco X settles on its own and posts the signed event to the payment's callback_url,
         # which the platform set to webhook_url when it authorized.
         self.settle_pending(bank, attempt)
+
+    def bank_ledger(self, bank, payment):
+        reference = payment.latest_attempt.reference
+        paid = next((p for p in bank.app.payments.values() if p.ref == reference), None)
+        if paid is None:
+            return None
+        refunded = sum(r.amount for r in bank.app.refunds.values() if r.payment is paid and r.status == "succeeded")
+        captured = paid.amount if paid.status == "succeeded" else 0  # Banco X captures automatically
+        return Ledger.of(PAYMENT_STATUS[paid.status], amount=paid.amount, captured=captured, refunded=refunded)
+
+    def settle_refund_at_bank(self, bank, refund):
+        bank.app.wait_for_settlement(refund.connector_reference)
+
+    def opposite_webhook(self, bank, caught):
+        event = json.loads(caught.body)
+        kind = event["type"].split(".")[0]
+        opposite = "failed" if event["status"] == "succeeded" else "succeeded"
+        late = {**event, "id": event["id"] + "_late", "type": f"{kind}.{opposite}", "status": opposite,
+                "created": event["created"] + 1, "code": "do_not_honor", "message": "Operación denegada"}
+        body = json.dumps(late, separators=(",", ":")).encode()
+        header = signature.webhook_signature_header(WEBHOOK_SECRET, body, int(time.time()))
+        return CaughtWebhook(caught.path, {**caught.headers, signature.SIGNATURE_HEADER.lower(): header}, body)

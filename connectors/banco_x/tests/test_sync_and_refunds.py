@@ -54,11 +54,24 @@ def test_psync_of_an_unknown_id_is_a_bad_request(connector, make_payment):
     assert (caught.value.status_code, caught.value.connector_code) == (404, "not_found")
 
 
-def test_psync_without_the_banks_id_is_refused_before_sending(connector, sim, make_payment):
-    with pytest.raises(ConnectorBadRequest):
+def test_psync_without_the_banks_id_finds_the_payment_by_our_reference(connector, sim, make_payment):
+    data = make_payment(1050)
+    bank_id = connector.call(Flow.AUTHORIZE, data).connector_reference  # the answer Pagoflex lost
+    sim.wait_for_settlement(bank_id)
+
+    data.connector_reference = ""
+    result = connector.call(Flow.PSYNC, data)
+
+    assert (result.status, result.connector_reference) == (AttemptStatus.CHARGED, bank_id)
+    assert bank_requests(sim)[-1].path == "/pay" and bank_requests(sim)[-1].query == {"ref": data.attempt_reference}
+
+
+def test_psync_by_a_reference_banco_x_never_received_is_not_found(connector, sim, make_payment):
+    with pytest.raises(ConnectorBadRequest) as caught:
         connector.call(Flow.PSYNC, make_payment())
 
-    assert bank_requests(sim) == []
+    assert connector.is_not_found(caught.value)
+    assert (caught.value.status_code, caught.value.connector_code) == (404, "not_found")
 
 
 def test_refund_is_pending_then_rsync_and_webhook_say_succeeded(connector, sim, receiver, settled_payment):
