@@ -353,9 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in ("all", "serving"):
         from bench.serving import run_serving
 
-        serving = run_serving(args, env=env, database_url=args.database, stamp=stamp, logs=logs, load=load,
-                              summarize=summarize, payment_request=payment_request,
-                              bank_time_by_object=bank_time_by_object, bank_key=BANK_KEY, bank_secret=BANK_SECRET)
+        serving = run_serving(args, env=env, database_url=args.database, stamp=stamp, logs=logs)
         if args.only == "serving":
             out = RESULTS / f"bench-serving-{stamp}.json"
             out.write_text(json.dumps({"taken_at": stamp, "serving": serving}, indent=2, default=str))

@@ -29,6 +29,7 @@ from pathlib import Path
 import psycopg
 
 from bench import servers
+from bench.run import BANK_KEY, BANK_SECRET, bank_time_by_object, load, payment_request, percentile, summarize
 
 CLIENTS = 128
 SLOW_CLIENTS = 10
@@ -111,18 +112,17 @@ def trickle(url: str, path: str, stop: threading.Event, body_bytes: int = 100_00
         pass  # the server gave up on it: that is its right
 
 
-def run_serving(args, *, env: dict, database_url: str, stamp: str, logs: Path, load, summarize,
-                payment_request, bank_time_by_object, bank_key: str, bank_secret: str) -> dict:
+def run_serving(args, *, env: dict, database_url: str, stamp: str, logs: Path) -> dict:
     """Start the banks and both servers, run the scenarios, return the rows and the verdicts."""
     from connectors.models import ConnectorAccount
     from payments.models import ApiKey, Merchant
 
     read_timeout = float(os.environ.get("BENCH_READ_TIMEOUT", "30"))
     banks = {
-        "none": servers.sandbox_bank(api_key=bank_key, webhook_secret=bank_secret, log_path=logs / f"bank0-{stamp}.log"),
-        "fixed": servers.sandbox_bank(api_key=bank_key, webhook_secret=bank_secret, latency=FIXED_LATENCY,
+        "none": servers.sandbox_bank(api_key=BANK_KEY, webhook_secret=BANK_SECRET, log_path=logs / f"bank0-{stamp}.log"),
+        "fixed": servers.sandbox_bank(api_key=BANK_KEY, webhook_secret=BANK_SECRET, latency=FIXED_LATENCY,
                                       log_path=logs / f"bank300-{stamp}.log"),
-        "tail": servers.sandbox_bank(api_key=bank_key, webhook_secret=bank_secret, latency=LONG_TAIL,
+        "tail": servers.sandbox_bank(api_key=BANK_KEY, webhook_secret=BANK_SECRET, latency=LONG_TAIL,
                                      hang_fraction=HANG_FRACTION, hang_seconds=read_timeout + 2,
                                      log_path=logs / f"banktail-{stamp}.log"),
     }
@@ -150,17 +150,15 @@ def run_serving(args, *, env: dict, database_url: str, stamp: str, logs: Path, l
             _, keys[name] = ApiKey.issue(merchant)
             account = ConnectorAccount(merchant=merchant, connector="sandbox", label=f"bank {name}", mode="test",
                                        base_url_override=bank.base_url)
-            account.set_credentials({"api_key": bank_key, "webhook_secret": bank_secret})
+            account.set_credentials({"api_key": BANK_KEY, "webhook_secret": BANK_SECRET})
             account.save()
-        return _scenarios(args, keys, sync3, production, gevent, database_url, load, summarize, payment_request,
-                          bank_time_by_object, read_timeout)
+        return _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout)
     finally:
         for server in reversed(started):
             server.stop()
 
 
-def _scenarios(args, keys, sync3, production, gevent, database_url, load, summarize, payment_request,
-               bank_time_by_object, read_timeout) -> dict:
+def _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout) -> dict:
     rows: list[dict] = []
     limit = args.max_seconds
     n = args.serving_requests
@@ -206,7 +204,7 @@ def _scenarios(args, keys, sync3, production, gevent, database_url, load, summar
     paced = scenario(f"300 ms bank, production, open loop at 70 % of {base['rps']:.0f}/s", production,
                      "bench-production", "fixed", rate=0.7 * base["rps"], concurrency=2 * CLIENTS)
     bank_ms = bank_time_by_object("authorize", paced["_ids"])
-    bank_p99 = _percentile(list(bank_ms.values()), 0.99)
+    bank_p99 = percentile(list(bank_ms.values()), 0.99)
 
     # Long tail and hangs, open loop at the rate the 300 ms bank reached, for long enough that
     # hung payments keep arriving while earlier ones wait out the read timeout.
@@ -218,7 +216,10 @@ def _scenarios(args, keys, sync3, production, gevent, database_url, load, summar
     hung = [r for r in results if r["latency"] >= read_timeout * 0.95]
     others = [r for r in results if r["latency"] < read_timeout * 0.95]
     others_ok = [r for r in others if 200 <= r["status"] < 300]
-    tail["others_rps"] = len(others_ok) / tail["_outcome"]["elapsed"]
+    # Over the seconds in which payments arrived: the run itself lasts one read timeout longer,
+    # waiting for the last hung answers, which says nothing of the others' rate.
+    arrival_seconds = len(results) / fixed["rps"]
+    tail["others_rps"] = len(others_ok) / arrival_seconds
     tail["others_errors"] = len(others) - len(others_ok)
     tail["hung"] = len(hung)
     tail["hung_answered_2xx"] = sum(1 for r in hung if 200 <= r["status"] < 300)
@@ -274,9 +275,3 @@ def _settle_by_sync(base_url: str, key: str, payment_ids: list) -> int:
                 settled += 1
     return settled
 
-
-def _percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
