@@ -16,6 +16,8 @@ import secrets
 import time
 from contextlib import contextmanager
 
+from observability import metrics
+
 HEADER = "Request-Id"
 _INCOMING_HEADERS = ("HTTP_REQUEST_ID", "HTTP_X_REQUEST_ID")
 # Letters, digits and . _ - only, 8 to 64 of them: nothing a log line or a header could be
@@ -62,8 +64,6 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from observability import metrics
-
         request_id = incoming_request_id(request.META)
         request.request_id = request_id
         started = time.perf_counter()
