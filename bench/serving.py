@@ -99,12 +99,18 @@ def memory_bytes(pids) -> int:
     return total
 
 
-def trickle(url: str, path: str, stop: threading.Event, body_bytes: int = 100_000) -> None:
-    """One slow client: announces a body of ``body_bytes`` and sends one byte a second."""
+def trickle(url: str, path: str, stop: threading.Event, body_bytes: int = 100_000,
+            authorization: str | None = None) -> None:
+    """One slow client: announces a body of ``body_bytes`` and sends one byte a second.
+
+    With a valid ``authorization`` it is a merchant on a bad link, whose body the server must
+    read to the end; without one, and with a body over the API's limit, it is refused before its
+    body is read (401/413 with "Connection: close") and the server must still let it go."""
     host, port = url.removeprefix("http://").split(":")
+    auth = f"Authorization: {authorization}\r\n" if authorization else ""
     try:
         with socket.create_connection((host, int(port)), timeout=5) as sock:
-            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{auth}"
                          f"Content-Length: {body_bytes}\r\n\r\n".encode())
             while not stop.wait(1.0):
                 sock.sendall(b" ")
@@ -171,8 +177,11 @@ def _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout
         load(server.base_url, plan(bank, min(count, 2 * concurrency)), concurrency=concurrency,
              max_seconds=seconds)  # warm up: every thread and pooled connection opened
         stop = threading.Event()
-        tricklers = [threading.Thread(target=trickle, args=(server.base_url, "/v1/payments", stop), daemon=True)
-                     for _ in range(slow)]
+        # Half of them authenticated and read to the end, half refused unread (a body over 256 KiB).
+        tricklers = [threading.Thread(target=trickle, args=(server.base_url, "/v1/payments", stop), daemon=True,
+                                      kwargs={"authorization": f"Bearer {keys[bank]}"} if i % 2 == 0
+                                      else {"body_bytes": 1_000_000})
+                     for i in range(slow)]
         for thread in tricklers:
             thread.start()
         time.sleep(1.0 if slow else 0)

@@ -9,10 +9,14 @@
 - ``ApiErrorsAsJson``: every answer under ``/v1/`` (and to the banks, under ``/webhooks/``) is
   JSON; an error Django itself produced (the debug 404 page for an unknown route, a 405 from a
   plain view, a 400 for a bad Host) is rewritten into the one error shape (``payments.api.errors``).
+- ``ReadApiBodyFirst``: an API request's body is read whole before the API key is looked up, so a
+  client that sends its body slowly holds one of the server's threads (cheap, hundreds of them)
+  and never one of its database connections (a few per process, docs/deployment.md).
 """
 
 from urllib.parse import unquote_to_bytes
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 
 from payments.api.errors import error_body
@@ -89,3 +93,25 @@ class ApiErrorsAsJson:
             if header in response:
                 json_response[header] = response[header]
         return json_response
+
+
+class ReadApiBodyFirst:
+    """Reads the body of a request to the API before any view, authentication included, can open
+    a database connection: otherwise the connection taken to look up the API key would stay held
+    while a slow client sends the rest (at 1 byte/s, for a day). A body over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is not read here: the API answers it 413 as before, unread.
+    The inbound webhook views already read their body first (``webhooks.views``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info.startswith("/v1/") and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            try:
+                request.body  # noqa: B018 - read and kept by Django (request._body) for the view
+            except RequestDataTooBig:
+                pass  # the API's error handler answers 413 when the view asks for it
+            except OSError:  # UnreadablePostError: the client went away mid-body
+                return JsonResponse(error_body("invalid_request_error", "parameter_invalid",
+                                               "the request body ended before its announced length"), status=400)
+        return self.get_response(request)

@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Before any view or form can put a NUL character from the URL or a form into a query.
     "pagoflex.middleware.RefuseNulCharacters",
+    # Before anything can take a database connection, so that a slow body never holds one.
+    "pagoflex.middleware.ReadApiBodyFirst",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
