@@ -86,10 +86,10 @@ MIDDLEWARE = [
     # Sees every answer under /v1/, Django's own error pages included.
     "pagoflex.middleware.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body or takes a database connection, so that a slow body never holds one.
+    "pagoflex.middleware.ReadApiBodyFirst",
     # Before any view or form can put a NUL character from the URL or a form into a query.
     "pagoflex.middleware.RefuseNulCharacters",
-    # Before anything can take a database connection, so that a slow body never holds one.
-    "pagoflex.middleware.ReadApiBodyFirst",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

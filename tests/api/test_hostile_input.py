@@ -80,6 +80,22 @@ def test_a_body_nested_100_000_levels_deep_is_a_400(api):
     assert_error_shape(api.post("/v1/payments", body, content_type="application/json"))
 
 
+MULTIPART = b'--xx\r\nContent-Disposition: form-data; name="amount"\r\n\r\n100\r\n--xx--\r\n'
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("multipart/form-data; boundary=xx", MULTIPART), ("multipart/form-data", MULTIPART),
+    ("multipart/form-data; boundary=", b""), ("application/x-www-form-urlencoded", b"amount=100"),
+    ("application/x-www-form-urlencoded", b"a=%00&b=1")],
+    ids=["multipart", "multipart-without-boundary", "multipart-empty-boundary", "form", "form-with-nul"])
+@pytest.mark.parametrize("path", ["/v1/payments", "/v1/payment_methods/pm_0/detach"])
+def test_a_form_body_on_the_api_answers_4xx_json(api, path, content_type, body):
+    """The API's body is read before anything else looks at it (ReadApiBodyFirst); a form parser
+    that read it first left the request unreadable and answered 500 (found by the schema fuzzer)."""
+    response = api.generic("POST", path, body, content_type=content_type)
+    assert_error_shape(response)
+
+
 @pytest.mark.parametrize("path", ["/v1/payments/pay_%00x", "/v1/payments/pay_%00x/confirm", "/v1/refunds/re_%00",
                                   "/v1/payment_methods/pm_%00", "/v1/webhook_endpoints/we_%00", "/v1/events/%00"])
 def test_a_nul_character_in_an_api_path_id_is_a_404_in_the_error_shape(api, path):
