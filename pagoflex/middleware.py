@@ -9,16 +9,22 @@
 - ``ApiErrorsAsJson``: every answer under ``/v1/`` (and to the banks, under ``/webhooks/``) is
   JSON; an error Django itself produced (the debug 404 page for an unknown route, a 405 from a
   plain view, a 400 for a bad Host) is rewritten into the one error shape (``payments.api.errors``).
-- ``ReadApiBodyFirst``: an API request's body is read whole before the API key is looked up, so a
-  client that sends its body slowly holds one of the server's threads (cheap, hundreds of them)
-  and never one of its database connections (a few per process, docs/deployment.md).
+- ``ReadApiBodyFirst``: an API request's body is read only once its API key is known good, and
+  after the connection used to look the key up went back to the pool: a client that sends its
+  body slowly holds one of the server's threads (cheap, hundreds of them) and never one of its
+  database connections (a few per process, docs/deployment.md); a client without a good key is
+  refused before its body is read. A chunked body is refused (411): Django reads none of it, so
+  ``{"amount": 2000}`` on a capture would have been read as no amount at all.
 """
 
 from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from rest_framework.exceptions import AuthenticationFailed
 
+from connectors.calls import release_database_connection
+from payments.api.authentication import ApiKeyAuthentication
 from payments.api.errors import error_body
 
 MACHINE_PREFIXES = ("/v1/", "/webhooks/")
@@ -50,7 +56,10 @@ class RefuseNulCharacters:
         if param is None:  # headers: the inbound webhook views store them, the API looks keys up by them
             param = next((name.removeprefix("HTTP_").replace("_", "-").title() for name, value in request.META.items()
                           if name.startswith("HTTP_") and isinstance(value, str) and "\x00" in value), None)
-        if param is None and request.method == "POST" and request.content_type in FORM_CONTENT_TYPES:
+        # The API takes JSON only (a form body is a 415 from its parser), and its body is read only
+        # for a good API key (ReadApiBodyFirst): no form of it is parsed here.
+        if (param is None and request.method == "POST" and request.content_type in FORM_CONTENT_TYPES
+                and not request.path_info.startswith("/v1/")):
             param = next((name for name, values in request.POST.lists()
                           if "\x00" in name or any("\x00" in value for value in values)), None)
             param = param.replace("\x00", "") or "form" if param is not None else None
@@ -96,22 +105,53 @@ class ApiErrorsAsJson:
 
 
 class ReadApiBodyFirst:
-    """Reads the body of a request to the API before any view, authentication included, can open
-    a database connection: otherwise the connection taken to look up the API key would stay held
-    while a slow client sends the rest (at 1 byte/s, for a day). A body over
-    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is not read here: the API answers it 413 as before, unread.
-    The inbound webhook views already read their body first (``webhooks.views``)."""
+    """For POST/PUT/PATCH/DELETE under /v1/: 411 for a chunked body; else, when the API key is good
+    (``payments.api.authentication``), the connection taken to look it up is given back to the pool
+    and the whole body is read, before any view runs, and a body shorter than its Content-Length
+    (the client closed its side early) is a 400. Without a good key nothing is read: the view
+    answers 401 unread. A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is not read here either: the
+    API answers it 413, unread, as before. (The inbound webhook views read their own body first:
+    ``webhooks.views``.)"""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         if request.path_info.startswith("/v1/") and request.method in ("POST", "PUT", "PATCH", "DELETE"):
-            try:
-                request.body  # noqa: B018 - read and kept by Django (request._body) for the view
-            except RequestDataTooBig:
-                pass  # the API's error handler answers 413 when the view asks for it
-            except OSError:  # UnreadablePostError: the client went away mid-body
-                return JsonResponse(error_body("invalid_request_error", "parameter_invalid",
-                                               "the request body ended before its announced length"), status=400)
+            refusal = self._read_body(request)
+            if refusal is not None:
+                return refusal
         return self.get_response(request)
+
+    @staticmethod
+    def _read_body(request):
+        if request.META.get("HTTP_TRANSFER_ENCODING"):
+            return JsonResponse(error_body("invalid_request_error", "length_required",
+                                           "send the body with a Content-Length header (chunked bodies are not "
+                                           "accepted)"), status=411)
+        try:
+            announced = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            announced = 0
+        if announced <= 0 or not _authenticated(request):
+            return None
+        release_database_connection()
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return None  # the API's error handler answers 413 when the view asks for it
+        except OSError:  # UnreadablePostError: the client went away mid-body
+            body = b""
+        if len(body) < announced:
+            return JsonResponse(error_body("invalid_request_error", "parameter_invalid",
+                                           "the request body ended before its announced Content-Length"),
+                                status=400)
+        return None
+
+
+def _authenticated(request) -> bool:
+    """Whether the request carries a good API key (kept on the request for the view)."""
+    try:
+        return ApiKeyAuthentication().authenticate(request) is not None
+    except AuthenticationFailed:
+        return False

@@ -10,8 +10,16 @@ from webhooks import inbound
 
 
 def _read_body(request) -> tuple[bytes, bool]:
-    """The body, at most MAX_WEBHOOK_BYTES of it, and whether there was more."""
-    stream = request  # HttpRequest is file-like; reading it directly bypasses DATA_UPLOAD_MAX_MEMORY_SIZE
+    """The body, at most MAX_WEBHOOK_BYTES of it, and whether there was more.
+
+    A bank may send its event chunked (no Content-Length). Django reads no body then, so the
+    event would be stored empty and its signature fail; gunicorn, which decodes the chunks, says
+    so (``wsgi.input_terminated``) and the body is read from its input directly."""
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and request.environ.get(
+            "wsgi.input_terminated"):
+        stream = request.environ["wsgi.input"]
+    else:
+        stream = request  # HttpRequest is file-like; reading it directly bypasses DATA_UPLOAD_MAX_MEMORY_SIZE
     body = stream.read(inbound.MAX_WEBHOOK_BYTES + 1)
     return body[: inbound.MAX_WEBHOOK_BYTES], len(body) > inbound.MAX_WEBHOOK_BYTES
 

@@ -12,10 +12,28 @@ from payments.models import ApiKey, hash_api_key
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+# Where a request's authentication is kept once done, for the view's own authentication to reuse
+# (the body of an API request is read only after its key is known good: pagoflex.middleware).
+AUTHENTICATED_AS = "pagoflex_api_key_authentication"
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
+        """``(merchant, api_key)``, ``None`` without an Authorization header, or raises
+        ``AuthenticationFailed`` (``api_key_invalid``, ``api_key_revoked``). ``request`` is a DRF
+        or a Django request."""
+        django_request = getattr(request, "_request", request)
+        done = getattr(django_request, AUTHENTICATED_AS, None)
+        if done is not None:
+            return done
+        done = self._authenticate(request)
+        if done is not None:
+            setattr(django_request, AUTHENTICATED_AS, done)
+        return done
+
+    def _authenticate(self, request):
         header = request.headers.get("Authorization", "")
         if not header:
             return None

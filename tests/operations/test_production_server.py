@@ -5,7 +5,9 @@ worker processes, health and readiness."""
 
 import base64
 import http.client
+import json
 import secrets
+import socket
 import threading
 import time
 from urllib.parse import urlsplit
@@ -18,8 +20,11 @@ from django.db import connection
 
 from bench.servers import database_url, gunicorn_production
 from bench.serving import trickle
+from conftest import SANDBOX_WEBHOOK_SECRET
+from connectors.sandbox import signature
 from payments.models import PaymentOperation
 from tests.helpers import payment_body
+from webhooks.models import WebhookEvent, WebhookOutcome
 
 pytestmark = pytest.mark.django_db(transaction=True)
 METRICS_TOKEN = "production-test-metrics-token"
@@ -121,16 +126,19 @@ def test_a_refused_large_body_closes_the_connection_honestly(production_server):
 
 def test_slow_clients_hold_neither_the_event_loop_nor_a_database_connection(
         production_server, merchant_and_key, sandbox_account):
-    """Refused slow clients (a body over the API's limit, answered before it is read) are let go
-    by their own thread: gunicorn's stock gthread worker lingers 2 s on each of them on the event
-    loop, so four of them held every new request of the process for about 8 s. Accepted slow
-    clients (authenticated, their body read to the end) hold a thread, not one of the pool's two
-    database connections: their body is read before the API key is looked up."""
+    """Refused slow clients (a body over the API's limit, or no good API key: answered before the
+    body is read) are let go by their own thread: gunicorn's stock gthread worker lingers 2 s on
+    each of them on the event loop, so four of them held every new request of the process for
+    about 8 s; and twenty of them, more than the process's 16 threads, do not keep a thread each
+    (reading an anonymous body first did). Accepted slow clients (a good key, their body read to
+    the end) hold a thread, not one of the pool's two database connections: the connection used
+    for the key lookup goes back to the pool before the body is read."""
     key = merchant_and_key[1]
     stop = threading.Event()
+    refused = [{"body_bytes": 1_000_000}] * 4 + [{"authorization": "Bearer sk_test_not_a_key"}] * 10 + [{}] * 10
+    accepted = [{"authorization": f"Bearer {key}"}] * 3
     slow = [threading.Thread(target=trickle, args=(production_server.base_url, "/v1/payments", stop), daemon=True,
-                             kwargs={"body_bytes": 1_000_000} if i < 4 else {"authorization": f"Bearer {key}"})
-            for i in range(7)]
+                             kwargs=kwargs) for kwargs in refused + accepted]
     try:
         for thread in slow:
             thread.start()
@@ -146,7 +154,7 @@ def test_slow_clients_hold_neither_the_event_loop_nor_a_database_connection(
         assert answer.status_code == 201, answer.content[:200]
         assert payment_seconds < 5, f"the payment waited {payment_seconds:.1f} s (for a database connection?)"
         assert postgres_connections("pagoflex-production-test") <= 2
-        assert sum(thread.is_alive() for thread in slow[4:]) == 3  # still being read: they were not refused
+        assert sum(thread.is_alive() for thread in slow[len(refused):]) == 3  # still being read, not refused
     finally:
         stop.set()
 
@@ -165,3 +173,75 @@ def test_health_readiness_and_metrics_across_the_workers(production_server, merc
     text = requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10).text
     assert 'pagoflex_connector_calls_total{connector="sandbox",flow="authorize",outcome="ok"} 3.0' in text
     assert 'pagoflex_http_requests_total{method="POST",route="v1/payments",status="201"} 3.0' in text
+
+
+def raw_exchange(server, request: bytes, *, half_close: bool = False) -> bytes:
+    """Send bytes as they are on a new connection; the answer's bytes until the server closes."""
+    target = urlsplit(server.base_url)
+    with socket.create_connection((target.hostname, target.port), timeout=20) as sock:
+        sock.sendall(request)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer and not half_close:
+                head, _, rest = answer.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), None)
+                if length is not None and len(rest) >= length:
+                    break
+        return answer
+
+
+def test_a_chunked_api_body_is_refused_not_read_as_empty(production_server, merchant_and_key, sandbox_account):
+    """Django reads no body without a Content-Length: a chunked ``{"amount": 2000}`` on a capture
+    was read as no amount, and captured the whole 2500. Now: 411, nothing captured."""
+    base, key = production_server.base_url, merchant_and_key[1]
+    headers = {"Authorization": f"Bearer {key}"}
+    created = requests.post(f"{base}/v1/payments", json=payment_body(amount=2500, capture_method="manual"),
+                            headers=headers, timeout=30).json()
+    assert created["status"] == "requires_capture", created
+    body = json.dumps({"amount": 2000}).encode()
+    answer = raw_exchange(production_server, (
+        f"POST /v1/payments/{created['id']}/capture HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        f"{len(body):x}\r\n").encode() + body + b"\r\n0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 411"), answer[:300]
+    assert b'"length_required"' in answer
+    after = requests.get(f"{base}/v1/payments/{created['id']}", headers=headers, timeout=30).json()
+    assert after["status"] == "requires_capture" and after["amount_captured"] == 0, after
+
+
+def test_a_body_cut_short_of_its_content_length_is_refused(production_server, merchant_and_key, sandbox_account):
+    """A client that announces 500 bytes, sends a whole JSON object of 60 and closes its side
+    must not have that prefix taken for its request."""
+    key = merchant_and_key[1]
+    body = json.dumps({"amount": 1000, "currency": "EUR"}).encode()
+    answer = raw_exchange(production_server, (
+        f"POST /v1/payments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n").encode() + body, half_close=True)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"Content-Length" in answer
+    assert not PaymentOperation.objects.exists()
+
+
+def test_a_chunked_bank_webhook_is_stored_whole_and_verified(production_server, sandbox_account):
+    """Banks' HTTP clients may send events chunked; the event must be stored as sent and its
+    signature checked on those bytes, not on an empty body."""
+    event = {"id": "evt_chunked_1", "type": "charge.succeeded",
+             "data": {"object": "charge", "id": "ch_nobody_knows", "reference": "pay_nobody_knows",
+                      "status": "captured", "amount": 1050, "currency": "EUR"}}
+    body = json.dumps(event).encode()
+    header = signature.sign(SANDBOX_WEBHOOK_SECRET, body)
+    half = len(body) // 2
+    answer = raw_exchange(production_server, (
+        f"POST /webhooks/sandbox/{sandbox_account.public_id}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\n{signature.HEADER}: {header}\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n").encode()
+        + f"{half:x}\r\n".encode() + body[:half] + f"\r\n{len(body) - half:x}\r\n".encode() + body[half:]
+        + b"\r\n0\r\n\r\n")
+    assert answer.split(b"\r\n", 1)[0] in (b"HTTP/1.1 200 OK", b"HTTP/1.1 202 Accepted"), answer[-300:]
+    stored = WebhookEvent.objects.get()
+    assert bytes(stored.body) == body
+    assert stored.outcome == WebhookOutcome.UNKNOWN_REFERENCE, stored.outcome
