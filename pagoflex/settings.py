@@ -290,8 +290,11 @@ LOGGING = {
             "()": "connectors.masking.MaskingFormatter",
             "wrapped": "pythonjsonlogger.json.JsonFormatter",
             "wrapped_options": {
-                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                # ISO 8601 in UTC with its offset ("2026-11-30T03:40:00.123456+00:00"), not the
+                # host's local time without a zone.
+                "timestamp": "time",
             },
         },
     },
