@@ -87,3 +87,34 @@ def test_metrics_need_the_token_outside_development(db, settings):
     assert Client().get("/metrics").status_code == 404
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
+
+
+HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+
+
+def label_values(text: str, name: str, label: str) -> set[str]:
+    return set(re.findall(rf'^{name}{{[^}}]*\b{label}="([^"]*)"', text, re.MULTILINE))
+
+
+def test_made_up_methods_and_paths_add_no_series(db, scrape):
+    client = Client()
+    for index in range(40):
+        client.generic(f"BREW{index}", "/v1/payments")
+        client.get(f"/no-such-page-{index}")
+    text = scrape()
+    assert label_values(text, "pagoflex_http_requests_total", "method") <= HTTP_METHODS
+    assert label_values(text, "pagoflex_http_request_duration_seconds_count", "method") <= HTTP_METHODS
+    assert sample(text, "pagoflex_http_requests_total", route="v1/payments", method="other") >= 40
+    assert "no-such-page" not in text
+    assert sample(text, "pagoflex_http_requests_total", route="unmatched", method="GET", status="404") >= 40
+
+
+def test_a_status_outside_http_is_one_series(db, scrape):
+    from observability.metrics import observe_request
+
+    for status in (0, 99, 600, 1000, 2**40):
+        observe_request(route="v1/payments", method="GET", status=status, seconds=0.01)
+    text = scrape()
+    assert label_values(text, "pagoflex_http_requests_total", "status") <= {str(code) for code in range(100, 600)} | {
+        "other"}
+    assert sample(text, "pagoflex_http_requests_total", route="v1/payments", method="GET", status="other") >= 5
