@@ -9,7 +9,8 @@
 
 Served by a middleware placed first, so a health check is answered before host validation (a
 load balancer probes by IP address), the HTTPS redirect (it probes in plain HTTP behind the TLS
-terminator) and any session or authentication work.
+terminator) and any session or authentication work. ``/metrics`` is served there too, for the
+same reasons (Prometheus scrapes a pod by its IP address).
 
 A dependency that accepts connections and never answers must not hold probes: each check is
 bounded by its own client's timeouts (about ``CHECK_TIMEOUT`` each), the database connection goes
@@ -196,13 +197,18 @@ def readyz(request):
 
 
 class HealthCheckMiddleware:
-    PATHS = {"/healthz": healthz, "/readyz": readyz}
+    """Answers ``/healthz``, ``/readyz`` and ``/metrics`` (pagoflex/metrics.py, behind its own
+    token guard) before any other middleware: probes and scrapes come by IP address in plain HTTP
+    on the private network."""
 
     def __init__(self, get_response):
+        from pagoflex.metrics import metrics_view  # here: pagoflex.metrics imports this module
+
         self.get_response = get_response
+        self.paths = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}
 
     def __call__(self, request):
-        view = self.PATHS.get(request.path_info.rstrip("/") or "/")
+        view = self.paths.get(request.path_info.rstrip("/") or "/")
         if view is not None and request.method in ("GET", "HEAD"):
             return view(request)
         return self.get_response(request)

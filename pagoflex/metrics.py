@@ -16,6 +16,10 @@ Backlog series (gauges, computed here so every worker reports the same):
 - ``pagoflex_backlog_up``: 1 when the gauges above were read at this scrape; 0 when the database
   did not answer within ``BACKLOG_TIMEOUT`` (no free pooled connection, a locked table): they are
   then left out and the scrape still answers 200 with every other series.
+
+Served by ``pagoflex.health.HealthCheckMiddleware``, ahead of host validation and the HTTPS
+redirect like ``/healthz``, so Prometheus can scrape a pod by its IP address in plain HTTP on the
+private network; the token guard above still applies.
 """
 
 from __future__ import annotations

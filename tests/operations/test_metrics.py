@@ -125,6 +125,18 @@ def test_a_status_outside_http_is_one_series(db, scrape):
     assert sample(text, "pagoflex_http_requests_total", route="v1/payments", method="GET", status="other") >= 5
 
 
+def test_metrics_are_served_to_a_scrape_by_ip_address_in_plain_http(db, settings):
+    settings.ALLOWED_HOSTS = ["pagoflex.example"]
+    settings.SECURE_SSL_REDIRECT = True
+    settings.DEBUG = False
+    settings.METRICS_TOKEN = "s3cret-token"
+    response = Client().get("/metrics", HTTP_HOST="10.1.2.3", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert response.status_code == 200
+    assert b"pagoflex_http_requests_total" in response.content
+    refused = Client().get("/metrics", HTTP_HOST="10.1.2.3", HTTP_AUTHORIZATION="Bearer wrong")
+    assert refused.status_code == 404 and refused.content == b""
+
+
 def test_a_scrape_answers_without_the_backlog_when_no_pooled_connection_is_free(pooled_database, scrape):
     held = pooled_database.getconn()
     try:
