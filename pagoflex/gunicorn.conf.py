@@ -51,6 +51,12 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 wsgi_app = "pagoflex.wsgi:application"
 
+# gunicorn 25+ opens a control socket (for its gunicornc tool) at one path per user by default
+# ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl), so a second gunicorn of the same user takes over
+# the first one's. Nothing in Pagoflex uses it (workers are scaled by WEB_CONCURRENCY and
+# restarts, not at run time), and it can change the worker count: it is off.
+control_socket_disable = True
+
 # Prometheus series from every worker process, added up at /metrics (observability/metrics.py).
 # The folder is emptied at start: series of processes from a previous run must not be counted.
 # One the configuration made (named after this master's pid) is removed when gunicorn exits; one

@@ -1,5 +1,8 @@
-"""The production server configuration (pagoflex/gunicorn.conf.py) leaves nothing behind: the
-metrics folder it made is removed when it stops."""
+"""The production server configuration (pagoflex/gunicorn.conf.py) leaves nothing behind and
+shares nothing with another gunicorn of the same user: the metrics folder it made is removed when
+it stops, and no control socket is opened at the per-user default path."""
+
+import time
 
 import pytest
 from django.db import connection
@@ -44,3 +47,11 @@ def test_a_metrics_folder_the_operator_chose_is_kept(start, tmp_path):
     server = start(metrics_dir=tmp_path / "metrics")
     server.stop()
     assert (tmp_path / "metrics").is_dir()
+
+
+def test_no_control_socket_is_opened_at_the_per_user_default_path(start, tmp_path):
+    server = start()
+    time.sleep(1.5)  # the master opens its control socket after its workers have started
+    assert server.process.poll() is None
+    assert not (tmp_path / "home" / ".gunicorn").exists()
+    assert not list(tmp_path.rglob("*.ctl"))
