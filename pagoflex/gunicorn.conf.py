@@ -51,10 +51,19 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 wsgi_app = "pagoflex.wsgi:application"
 
+# gunicorn 25+ opens a control socket (for its gunicornc tool) at one path per user by default
+# ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl), so a second gunicorn of the same user takes over
+# the first one's. Nothing in Pagoflex uses it (workers are scaled by WEB_CONCURRENCY and
+# restarts, not at run time), and it can change the worker count: it is off.
+control_socket_disable = True
+
 # Prometheus series from every worker process, added up at /metrics (observability/metrics.py).
 # The folder is emptied at start: series of processes from a previous run must not be counted.
-_metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(
-    os.environ.get("TMPDIR", "/tmp"), f"pagoflex-metrics-{os.getpid()}"))
+# One the configuration made (named after this master's pid) is removed when gunicorn exits; one
+# the operator chose (PROMETHEUS_MULTIPROC_DIR) is left where it is. On a reload (HUP) this file is
+# read again by the same master, and finds the same name.
+_own_metrics_dir = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"pagoflex-metrics-{os.getpid()}")
+_metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _own_metrics_dir)
 
 
 def on_starting(server):
@@ -68,6 +77,13 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    import shutil
+
+    if _metrics_dir == _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
 
 # gunicorn drains at most this much of a body the application did not read (a request refused
 # before its body was read: 401, 413) before it reuses the connection; past it, it resets the
