@@ -171,10 +171,14 @@ CONNECTOR_BASE_URLS = {
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
 # The shared cache (API rate-limit counters): Redis when there is one; otherwise files under
 # var/cache, which every worker process on the machine shares without a server.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A Redis that is up but stuck must not hold API requests: each call gives up after a second
+    # (redis-py waits forever by default), and the rate limit then lets the request through.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": REDIS_CACHE_OPTIONS}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(BASE_DIR / "var" / "cache")}}

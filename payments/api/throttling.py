@@ -3,14 +3,30 @@
 The rate is read on each request (not frozen at import), so ``API_RATE_LIMIT`` and test overrides
 of ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` take effect at once. Going over it answers 429 in
 the error shape with ``Retry-After`` (``payments/api/errors.py``).
+
+When the shared cache cannot be reached (Redis down or stuck: its calls give up after a second,
+``pagoflex/settings.py``), requests are let through and a warning is logged: the limit protects
+the platform, and Redis holds no money state, so its outage must not stop payments.
 """
 
+import logging
+
+from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger("pagoflex.api")
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
     scope = "api_key"
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError):
+            logger.warning("rate limit not applied: the shared cache cannot be reached", exc_info=True)
+            return True
 
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)

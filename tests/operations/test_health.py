@@ -163,3 +163,19 @@ def test_the_database_connection_is_given_back_before_the_cache_and_the_broker_a
     response = client.get("/readyz")
     assert response.json()["checks"] == {"database": "ok", "cache": "ok", "broker": "ok"}
     assert len(free_during) == 1
+
+
+def test_the_api_takes_payments_while_the_shared_cache_hangs(settings, hung_server, api, sandbox_account, caplog):
+    """The rate limit's cache calls give up after a second and let the request through: a stuck
+    Redis holds no money state and must not stop payments (nor hold them for minutes)."""
+    from tests.helpers import payment_body
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{hung_server}/0",
+                                   "OPTIONS": settings.REDIS_CACHE_OPTIONS}}
+    started = time.monotonic()
+    response = api.post("/v1/payments", payment_body(), format="json")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 201, response.content[:300]
+    assert elapsed < 5, f"{elapsed:.1f} s"  # a read or two of one second each, not minutes
+    assert "rate limit not applied" in caplog.text
