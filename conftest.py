@@ -44,6 +44,17 @@ def _a_cache_of_its_own(settings, tmp_path_factory):
     settings.CACHES = {**settings.CACHES, "default": config}
 
 
+@pytest.fixture(autouse=True)
+def _no_cache_outage_left_over():
+    """A test that made the shared cache unreachable leaves the rate limit off for a few seconds in
+    this process (payments.api.throttling): the next test starts with the limit on."""
+    from payments.api import throttling
+
+    throttling._CacheOutage.until = 0.0
+    yield
+    throttling._CacheOutage.until = 0.0
+
+
 @pytest.fixture(scope="session")
 def sandbox_simulator():
     server = start_sandbox_bank()

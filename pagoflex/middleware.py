@@ -20,6 +20,7 @@
 from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -150,8 +151,10 @@ class ReadApiBodyFirst:
 
 
 def _authenticated(request) -> bool:
-    """Whether the request carries a good API key (kept on the request for the view)."""
+    """Whether the request carries a good API key (kept on the request for the view). False when
+    the key cannot be looked up (the database unreachable, the pool exhausted): the view's own
+    lookup then fails the same way and answers 503 ``service_unavailable`` (payments.api.errors)."""
     try:
         return ApiKeyAuthentication().authenticate(request) is not None
-    except AuthenticationFailed:
+    except (AuthenticationFailed, DatabaseError):
         return False

@@ -9,19 +9,33 @@ from connectors.models import ConnectorAccount
 from webhooks import inbound
 
 
+class UnreadableBody(Exception):
+    """The body could not be read whole: malformed chunks, or the sender went away mid-body."""
+
+
 def _read_body(request) -> tuple[bytes, bool]:
-    """The body, at most MAX_WEBHOOK_BYTES of it, and whether there was more.
+    """The body, at most MAX_WEBHOOK_BYTES of it, and whether there was more. Raises
+    ``UnreadableBody``.
 
     A bank may send its event chunked (no Content-Length). Django reads no body then, so the
     event would be stored empty and its signature fail; gunicorn, which decodes the chunks, says
-    so (``wsgi.input_terminated``) and the body is read from its input directly."""
+    so (``wsgi.input_terminated``) and the body is read from its input directly. Its decoder
+    raises its own parse errors (a bad chunk size, a missing terminator) for a malformed body."""
     if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and request.environ.get(
             "wsgi.input_terminated"):
         stream = request.environ["wsgi.input"]
     else:
         stream = request  # HttpRequest is file-like; reading it directly bypasses DATA_UPLOAD_MAX_MEMORY_SIZE
-    body = stream.read(inbound.MAX_WEBHOOK_BYTES + 1)
+    try:
+        body = stream.read(inbound.MAX_WEBHOOK_BYTES + 1)
+    except Exception as exc:  # noqa: BLE001 - the server's decoder errors (gunicorn's ParseException, OSError)
+        raise UnreadableBody(type(exc).__name__) from exc
     return body[: inbound.MAX_WEBHOOK_BYTES], len(body) > inbound.MAX_WEBHOOK_BYTES
+
+
+def _unreadable(exc: UnreadableBody) -> JsonResponse:
+    return JsonResponse({"received": False, "outcome": "malformed", "message": "the body could not be read whole"},
+                        status=400)
 
 
 def _answer(result: inbound.WebhookResult) -> HttpResponse:
@@ -40,7 +54,10 @@ def _answer(result: inbound.WebhookResult) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def connector_webhook(request, connector: str, account_id: str):
-    body, too_large = _read_body(request)
+    try:
+        body, too_large = _read_body(request)
+    except UnreadableBody as exc:
+        return _unreadable(exc)
     result = inbound.receive(connector_key=connector, account_public_id=account_id, headers=dict(request.headers),
                              body=body, source_address=request.META.get("REMOTE_ADDR"), too_large=too_large)
     return _answer(result)
@@ -51,7 +68,10 @@ def connector_webhook(request, connector: str, account_id: str):
 def legacy_webhook(request, connector: str):
     """``POST /webhooks/bancox``: for a bank that cannot be given a per-account URL, the
     connector finds the account named in the event itself."""
-    body, too_large = _read_body(request)
+    try:
+        body, too_large = _read_body(request)
+    except UnreadableBody as exc:
+        return _unreadable(exc)
     result = inbound.receive(connector_key=connector, account_public_id=None, headers=dict(request.headers),
                              body=body, source_address=request.META.get("REMOTE_ADDR"), too_large=too_large)
     return _answer(result)

@@ -6,26 +6,50 @@ the error shape with ``Retry-After`` (``payments/api/errors.py``).
 
 When the shared cache cannot be reached (Redis down or stuck: its calls give up after a second,
 ``pagoflex/settings.py``), requests are let through and a warning is logged: the limit protects
-the platform, and Redis holds no money state, so its outage must not stop payments.
+the platform, and Redis holds no money state, so its outage must not stop payments. For the next
+``CACHE_RETRY_AFTER`` seconds the process does not ask the cache at all: otherwise every request
+would wait out the timeout, holding the database connection its key lookup took, and a stuck
+Redis would cut the API's throughput to a pool's worth of requests a second.
 """
 
 import logging
+import time
 
 from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 logger = logging.getLogger("pagoflex.api")
+CACHE_RETRY_AFTER = 5.0  # seconds
+
+
+class _CacheOutage:
+    """When this process last found the cache unreachable (monotonic seconds; races between
+    threads only make one more or one fewer request try the cache)."""
+
+    until = 0.0
+
+    @classmethod
+    def ongoing(cls) -> bool:
+        return time.monotonic() < cls.until
+
+    @classmethod
+    def begin(cls) -> None:
+        cls.until = time.monotonic() + CACHE_RETRY_AFTER
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
     scope = "api_key"
 
     def allow_request(self, request, view):
+        if _CacheOutage.ongoing():
+            return True
         try:
             return super().allow_request(request, view)
         except (RedisError, OSError):
-            logger.warning("rate limit not applied: the shared cache cannot be reached", exc_info=True)
+            _CacheOutage.begin()
+            logger.warning("rate limit not applied for %.0f s: the shared cache cannot be reached", CACHE_RETRY_AFTER,
+                           exc_info=True)
             return True
 
     def get_rate(self):

@@ -315,3 +315,20 @@ def test_a_deeply_nested_inbound_webhook_answers_below_500(api, sandbox_account)
 
 def test_an_escaped_path_is_quoted_back_for_the_report():
     assert quote("%00") == "%2500"  # the sweep sends its values already percent-encoded
+
+
+def test_an_unreachable_database_during_the_key_lookup_is_a_503_not_a_500(api, monkeypatch):
+    """The key is looked up before the body is read (pagoflex.middleware.ReadApiBodyFirst); when
+    the database cannot answer (a failover, an exhausted pool) that is a 503 to retry, as in
+    the view, not an internal error."""
+    from django.db import OperationalError
+
+    from payments.api.authentication import ApiKeyAuthentication
+
+    def unreachable(self, request):
+        raise OperationalError("couldn't get a connection after 10.00 sec")
+
+    monkeypatch.setattr(ApiKeyAuthentication, "_authenticate", unreachable)
+    response = api.post("/v1/payments", payment_body(), format="json")
+    assert response.status_code == 503, response.content[:300]
+    assert response.json()["error"]["code"] == "service_unavailable"

@@ -245,3 +245,14 @@ def test_a_chunked_bank_webhook_is_stored_whole_and_verified(production_server, 
     stored = WebhookEvent.objects.get()
     assert bytes(stored.body) == body
     assert stored.outcome == WebhookOutcome.UNKNOWN_REFERENCE, stored.outcome
+
+
+@pytest.mark.parametrize("chunks", [b"zz\r\nabc\r\n0\r\n\r\n", b"5\r\n{\"a\":xx\r\n0\r\n\r\n"],
+                         ids=["bad chunk size", "missing chunk terminator"])
+def test_a_malformed_chunked_webhook_is_a_400_not_a_500(production_server, sandbox_account, chunks):
+    answer = raw_exchange(production_server, (
+        f"POST /webhooks/sandbox/{sandbox_account.public_id}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+        + chunks)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b'"malformed"' in answer
