@@ -35,9 +35,15 @@ def _count(call) -> tuple[int, object, list[str]]:
 def create_confirm(api) -> tuple[int, list[str]]:
     # Steady state: the key's last-use stamp and this minute's routing bucket are already written
     # (each happens once a minute, not per payment).
+    # A measurement that crossed into a new minute also counts that minute's bucket being created
+    # (an INSERT and a prune: once a minute, not per payment; a flake under load, when the warm-up
+    # and the measured payment straddled the minute): it is measured again, in the new minute.
     assert api.post("/v1/payments", payment_body(1000), format="json").status_code == 201
-    count, response, sql = _count(lambda: api.post("/v1/payments", payment_body(1000), format="json"))
-    assert response.status_code == 201 and response.json()["status"] == "succeeded", response.content
+    for _ in range(2):
+        count, response, sql = _count(lambda: api.post("/v1/payments", payment_body(1000), format="json"))
+        assert response.status_code == 201 and response.json()["status"] == "succeeded", response.content
+        if not any(statement.startswith('INSERT INTO "payments_routingwindowbucket"') for statement in sql):
+            break
     return count, sql
 
 
