@@ -7,15 +7,12 @@ from django.views.decorators.http import require_POST
 
 from connectors.models import ConnectorAccount
 from webhooks import inbound
+from webhooks.models import WebhookOutcome
 
 
-class UnreadableBody(Exception):
-    """The body could not be read whole: malformed chunks, or the sender went away mid-body."""
-
-
-def _read_body(request) -> tuple[bytes, bool]:
-    """The body, at most MAX_WEBHOOK_BYTES of it, and whether there was more. Raises
-    ``UnreadableBody``.
+def _read_body(request) -> tuple[bytes, bool] | None:
+    """The body, at most MAX_WEBHOOK_BYTES of it, and whether there was more; None when it could
+    not be read whole (malformed chunks, or the sender went away mid-body).
 
     A bank may send its event chunked (no Content-Length). Django reads no body then, so the
     event would be stored empty and its signature fail; gunicorn, which decodes the chunks, says
@@ -28,14 +25,22 @@ def _read_body(request) -> tuple[bytes, bool]:
         stream = request  # HttpRequest is file-like; reading it directly bypasses DATA_UPLOAD_MAX_MEMORY_SIZE
     try:
         body = stream.read(inbound.MAX_WEBHOOK_BYTES + 1)
-    except Exception as exc:  # noqa: BLE001 - the server's decoder errors (gunicorn's ParseException, OSError)
-        raise UnreadableBody(type(exc).__name__) from exc
+    except Exception:  # noqa: BLE001 - the server's decoder errors (gunicorn's ParseException, OSError)
+        return None
     return body[: inbound.MAX_WEBHOOK_BYTES], len(body) > inbound.MAX_WEBHOOK_BYTES
 
 
-def _unreadable(exc: UnreadableBody) -> JsonResponse:
-    return JsonResponse({"received": False, "outcome": "malformed", "message": "the body could not be read whole"},
-                        status=400)
+def _receive(request, connector: str, account_public_id: str | None) -> HttpResponse:
+    """Read, store and process one bank event; what both endpoints do."""
+    read = _read_body(request)
+    if read is None:
+        return JsonResponse({"received": False, "outcome": WebhookOutcome.MALFORMED.value,
+                             "message": "the body could not be read whole"}, status=400)
+    body, too_large = read
+    result = inbound.receive(connector_key=connector, account_public_id=account_public_id,
+                             headers=dict(request.headers), body=body, source_address=request.META.get("REMOTE_ADDR"),
+                             too_large=too_large)
+    return _answer(result)
 
 
 def _answer(result: inbound.WebhookResult) -> HttpResponse:
@@ -54,13 +59,7 @@ def _answer(result: inbound.WebhookResult) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def connector_webhook(request, connector: str, account_id: str):
-    try:
-        body, too_large = _read_body(request)
-    except UnreadableBody as exc:
-        return _unreadable(exc)
-    result = inbound.receive(connector_key=connector, account_public_id=account_id, headers=dict(request.headers),
-                             body=body, source_address=request.META.get("REMOTE_ADDR"), too_large=too_large)
-    return _answer(result)
+    return _receive(request, connector, account_id)
 
 
 @csrf_exempt
@@ -68,10 +67,4 @@ def connector_webhook(request, connector: str, account_id: str):
 def legacy_webhook(request, connector: str):
     """``POST /webhooks/bancox``: for a bank that cannot be given a per-account URL, the
     connector finds the account named in the event itself."""
-    try:
-        body, too_large = _read_body(request)
-    except UnreadableBody as exc:
-        return _unreadable(exc)
-    result = inbound.receive(connector_key=connector, account_public_id=None, headers=dict(request.headers),
-                             body=body, source_address=request.META.get("REMOTE_ADDR"), too_large=too_large)
-    return _answer(result)
+    return _receive(request, connector, None)
