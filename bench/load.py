@@ -5,7 +5,9 @@
 Closed loop by default: each of ``concurrency`` clients sends its next request when the last one
 is answered, so the server's speed sets the rate. With ``--rate`` the loop is open: request i is
 due at i / rate seconds, whatever the answers do (``concurrency`` is then the most in flight), and
-its latency counts from when it was due, so waiting for a free client is counted too.
+its latency counts from when it was due, so waiting for a free client is counted too, and
+``late`` says how much of it passed before the request was sent (the generator's own lag: a
+client still busy, or a thread the machine woke up late).
 
 A plan is {"base_url": ..., "requests": [{"method", "path", "headers", "body"}, ...]}. Every
 request is sent once (bounded in count) unless the time bound ends the run first. The result
@@ -79,10 +81,12 @@ def run(plan: dict, concurrency: int, max_seconds: float, rate: float | None = N
                 spec["body"].encode() if spec.get("body") else None)
             headers = {"Content-Type": "application/json", **spec.get("headers", {})}
             started = time.perf_counter()
+            late = 0.0
             if rate:
                 due = origin + index / rate
                 if due > started:
                     time.sleep(due - started)
+                late = max(0.0, time.perf_counter() - due)
                 started = due
             try:
                 response, data = client.send(spec["method"], spec["path"], headers, body)
@@ -94,7 +98,7 @@ def run(plan: dict, concurrency: int, max_seconds: float, rate: float | None = N
             latency = time.perf_counter() - started
             found = ID_RE.search(data)
             timing = SERVER_TIMING_RE.search(response.getheader("Server-Timing") or "")
-            results[index] = {"i": index, "status": response.status, "latency": latency,
+            results[index] = {"i": index, "status": response.status, "latency": latency, "late": late,
                               "id": found.group(1).decode() if found else None,
                               "server_ms": float(timing.group(1)) if timing else None}
             if response.status >= 400 and "error" not in results[index]:

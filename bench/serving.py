@@ -214,6 +214,7 @@ def _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout
                      "bench-production", "fixed", rate=0.7 * base["rps"], concurrency=2 * CLIENTS)
     bank_ms = bank_time_by_object("authorize", paced["_ids"])
     bank_p99 = percentile(list(bank_ms.values()), 0.99)
+    slowest = _where_the_slowest_spend_their_time(paced["_outcome"], bank_ms)
     # The same at half the rate: where the queue for the two cores (shared with the bank, the
     # generator and PostgreSQL) is short, how much of the p99 is Pagoflex's own work.
     paced_half = scenario(f"300 ms bank, production, open loop at 50 % of {base['rps']:.0f}/s", production,
@@ -255,6 +256,9 @@ def _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout
     }
     print(f"\n  bank p99 (its own time, from the call log) in the open-loop 300 ms run: {bank_p99:.1f} ms; "
           f"at 50 %: p99 {paced_half['p99_ms']:.1f} ms, {paced_half['p99_ms'] - bank_p99_half:+.1f} ms over the bank's")
+    print(f"  the slowest 1 % at 70 % ({slowest['payments']} payments, mean ms): {slowest['total_ms']:.0f} in all = "
+          f"{slowest['generator_late_ms']:.0f} before the generator sent it + {slowest['bank_ms']:.0f} the bank's own "
+          f"time + {slowest['rest_ms']:.0f} Pagoflex, the network and waiting for a core")
     print(f"  long tail: {tail['hung']} payments hung past the read timeout, {tail['hung_answered_2xx']} answered 2xx "
           f"(pending), {tail['hung_settled_by_sync']} settled by a sync afterwards; the others: "
           f"{tail['others_rps']:.1f}/s, {tail['others_errors']} errors")
@@ -273,8 +277,27 @@ def _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout
         row.pop("_outcome", None)
         row.pop("_ids", None)
     return {"rows": rows, "ratios": ratios, "targets": TARGETS, "bank_p99_ms": bank_p99,
-            "p99 over bank p99 ms at 50 %": paced_half["p99_ms"] - bank_p99_half,
+            "p99 over bank p99 ms at 50 %": paced_half["p99_ms"] - bank_p99_half, "slowest 1 % at 70 %": slowest,
             "errors_but_hung": errors_without_hangs, "read_timeout_s": read_timeout}
+
+
+def _where_the_slowest_spend_their_time(outcome: dict, bank_ms: dict[str, float]) -> dict:
+    """The slowest 1 % of an open-loop run's answered payments, their time split (means, ms) into
+    the generator's lag before sending, the bank's own time (its Server-Timing, from the call log)
+    and the rest: Pagoflex's work, the loopback network and every wait for a core on the way."""
+    answered = sorted((r for r in outcome["results"] if 200 <= r["status"] < 300 and r.get("id") in bank_ms),
+                      key=lambda r: r["latency"])
+    slowest = answered[-max(1, len(answered) // 100):] if answered else []
+
+    def mean(values) -> float:
+        values = list(values)
+        return sum(values) / len(values) if values else float("nan")
+
+    total = mean(r["latency"] * 1000 for r in slowest)
+    late = mean(r.get("late", 0.0) * 1000 for r in slowest)
+    bank = mean(bank_ms[r["id"]] for r in slowest)
+    return {"payments": len(slowest), "total_ms": total, "generator_late_ms": late, "bank_ms": bank,
+            "rest_ms": total - late - bank}
 
 
 def _settle_by_sync(base_url: str, key: str, payment_ids: list) -> int:
