@@ -7,7 +7,8 @@ is answered, so the server's speed sets the rate. With ``--rate`` the loop is op
 due at i / rate seconds, whatever the answers do (``concurrency`` is then the most in flight), and
 its latency counts from when it was due, so waiting for a free client is counted too, and
 ``late`` says how much of it passed before the request was sent (the generator's own lag: a
-client still busy, or a thread the machine woke up late).
+client still busy, or a thread the machine woke up late); ``sent_at`` is the wall-clock time it
+was sent.
 
 A plan is {"base_url": ..., "requests": [{"method", "path", "headers", "body"}, ...]}. Every
 request is sent once (bounded in count) unless the time bound ends the run first. The result
@@ -88,6 +89,7 @@ def run(plan: dict, concurrency: int, max_seconds: float, rate: float | None = N
                     time.sleep(due - started)
                 late = max(0.0, time.perf_counter() - due)
                 started = due
+            sent_at = time.time()  # wall clock, to set beside the server's own timestamps
             try:
                 response, data = client.send(spec["method"], spec["path"], headers, body)
             except OSError as exc:
@@ -98,7 +100,7 @@ def run(plan: dict, concurrency: int, max_seconds: float, rate: float | None = N
             latency = time.perf_counter() - started
             found = ID_RE.search(data)
             timing = SERVER_TIMING_RE.search(response.getheader("Server-Timing") or "")
-            results[index] = {"i": index, "status": response.status, "latency": latency, "late": late,
+            results[index] = {"i": index, "status": response.status, "latency": latency, "late": late, "sent_at": sent_at,
                               "id": found.group(1).decode() if found else None,
                               "server_ms": float(timing.group(1)) if timing else None}
             if response.status >= 400 and "error" not in results[index]:
