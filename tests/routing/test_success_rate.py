@@ -115,12 +115,17 @@ def test_pending_answers_are_not_counted_and_old_buckets_are_dropped(merchant, t
     assert list(RoutingWindowBucket.objects.filter(connector_account=a).values_list("attempts", flat=True)) == [1]
 
 
-def test_the_context_query_agrees_with_the_orm_on_order_configuration_and_window(merchant, make_account):
+def test_the_context_query_agrees_with_the_orm_on_order_configuration_and_window(merchant, make_account,
+                                                                                  monkeypatch):
     """``load_context`` is written in SQL for speed: it must say what the ORM says."""
     from django.db.models import Sum
 
     from connectors.models import ConnectorAccount
 
+    # One moment for the whole test: a minute that turned between the buckets being recorded and
+    # the context being read would move the window by one bucket (a flake under load).
+    moment = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: moment)
     accounts = [make_account(merchant, label=f"bank {i}", priority=p) for i, p in enumerate([5, 30, 5, 10])]
     configure(merchant, {"strategy": "success_rate", "default": priority(accounts[1], accounts[3])})
     since = window.window_since()
