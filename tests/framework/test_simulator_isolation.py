@@ -17,8 +17,17 @@ from connectors.testing.simulator import SimulatorApp, SimulatorBusy, SimulatorS
 
 
 class Echo(SimulatorApp):
+    def __init__(self):
+        super().__init__()
+        self.release_held = threading.Event()  # a request to /v1/held waits for it
+
     @route("POST", "/v1/echo")
     def echo(self, request):
+        return json_response({"echo": request.body.decode()})
+
+    @route("POST", "/v1/held")
+    def held(self, request):
+        self.release_held.wait(10)
         return json_response({"echo": request.body.decode()})
 
 
@@ -65,13 +74,16 @@ def test_a_request_from_before_settle_takes_no_fault_armed_after_it(echo):
 
 
 def test_settle_waits_for_a_request_the_client_gave_up_on(echo):
-    echo.app.faults.arm(delay=0.6)
+    # Held on an event, not a sleep: under load a 0.6 s sleep could be over, or not yet begun,
+    # when the test looked.
     with pytest.raises(requests.ReadTimeout):
-        requests.post(f"{echo.base_url}/v1/echo", data="slow", timeout=(5, 0.1))
-    assert echo.app.in_flight() == ["POST /v1/echo"]  # still asleep at the bank
+        requests.post(f"{echo.base_url}/v1/held", data="slow", timeout=(5, 0.1))
+    wait_until(lambda: echo.app.in_flight() == ["POST /v1/held"])  # still held at the bank
+    threading.Timer(0.3, echo.app.release_held.set).start()
 
     echo.app.settle()
 
+    assert echo.app.release_held.is_set()  # settle returned only once the request could end
     assert echo.app.in_flight() == []
     assert echo.app.requests_seen == []  # the next test sees only its own requests
 
