@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,8 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-from connectors.testing.simulator import unused_port_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = ("PORT", "SANDBOX_PORT", "PAYTM_PORT", "AUTHIPAY_PORT", "BANCOX_PORT")
@@ -36,9 +35,23 @@ def fresh_copy(tmp_path):
     return copy
 
 
+def free_ports(count: int) -> list[str]:
+    """``count`` different free loopback ports: each socket stays bound until all are chosen (ports
+    picked one at a time, each freed at once, sometimes came out the same, and one service could
+    not start)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [str(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 @pytest.fixture
 def make_run(fresh_copy):
-    ports = {name: unused_port_url().rsplit(":", 1)[1] for name in PORTS}
+    ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
     env = {key: value for key, value in os.environ.items() if key not in INHERITED}
     env.update(ports, BANCOX_WEBHOOK_DELAY="1")
     process = subprocess.Popen(["bash", "scripts/run-dev.sh"], cwd=fresh_copy, env=env, start_new_session=True,
