@@ -77,7 +77,11 @@ FAULTS = [
 
 @pytest.mark.parametrize("name, fault, error_code, charged", FAULTS, ids=[f[0] for f in FAULTS])
 def test_a_faulty_bank_answer_leaves_the_payment_processing_with_the_error_on_the_attempt(
-        api, bank_account, bank, name, fault, error_code, charged):
+        api, bank_account, bank, settings, name, fault, error_code, charged):
+    if error_code != "connector_timeout":
+        # Only the hang is meant to outlast the read timeout; under load a busy machine can keep
+        # any other answer waiting half a second, and the case would see a timeout instead.
+        settings.CONNECTOR_READ_TIMEOUT = 10
     if fault == "other_transaction":
         # The bank's mixed-up answer needs another charge of the same amount to point at.
         assert api.post("/v1/payments", payment_body(1000), format="json").json()["status"] == "succeeded"
