@@ -1,6 +1,5 @@
 """Fixtures: a Banco X simulator and a webhook receiver, both on loopback over real HTTP."""
 
-import secrets
 import threading
 
 import pytest
@@ -8,6 +7,7 @@ import pytest
 from connectors.banco_x.adapter import BancoXConnector
 from connectors.banco_x.simulator import BancoXSimulator
 from connectors.base import Flow, PaymentData, RefundData
+from connectors.testing.references import random_reference
 from connectors.testing.simulator import SimulatorServer
 
 API_KEY = "bx_key_merchant_0001"
@@ -86,10 +86,9 @@ def receiver(bank_url, sim):
 @pytest.fixture
 def make_payment(receiver):
     def make(amount: int = 1050, currency: str = "EUR", **fields) -> PaymentData:
-        token = secrets.token_hex(6)
         return PaymentData(
-            payment_id=f"pay_{token}",
-            attempt_reference=f"att_{token}",
+            payment_id=random_reference("pay"),
+            attempt_reference=random_reference("att"),
             amount=amount,
             currency=currency,
             webhook_url=receiver.url,
@@ -124,7 +123,7 @@ def bank_requests(sim, path_prefix: str = "/", method: str = "") -> list:
 
 def refund_data(payment: PaymentData, amount: int) -> RefundData:
     return RefundData(
-        refund_id=f"re_{secrets.token_hex(6)}",
+        refund_id=random_reference("re"),
         payment_id=payment.payment_id,
         attempt_reference=payment.attempt_reference,
         connector_reference=payment.connector_reference,

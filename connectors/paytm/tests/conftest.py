@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 
 import pytest
@@ -13,6 +12,7 @@ from connectors.paytm.adapter import PaytmConnector
 from connectors.paytm.published_api import API
 from connectors.paytm.simulator import PaytmSimulator
 from connectors.testing.contract import observe
+from connectors.testing.references import random_reference
 from connectors.testing.simulator import SimulatorApp, SimulatorServer, route
 from connectors.testing.simulator import json_response as sim_json
 
@@ -41,8 +41,8 @@ def connector(sim):
 
 def payment(flow: str = "intent", vpa: str = "", amount: int = 1050, **extra) -> PaymentData:
     return PaymentData(
-        payment_id=f"pay_{secrets.token_hex(6)}",
-        attempt_reference=f"att_{secrets.token_hex(8)}",
+        payment_id=random_reference("pay"),
+        attempt_reference=random_reference("att", 16),
         amount=amount,
         currency="INR",
         payment_method_type="upi",
@@ -68,7 +68,7 @@ def authorize(connector: PaytmConnector, data: PaymentData):
 
 def refund_data(data: PaymentData, amount: int) -> RefundData:
     return RefundData(
-        refund_id=f"re_{secrets.token_hex(6)}",
+        refund_id=random_reference("re"),
         payment_id=data.payment_id,
         attempt_reference=data.attempt_reference,
         connector_reference=data.connector_reference,
