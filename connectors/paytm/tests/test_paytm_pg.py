@@ -10,8 +10,6 @@ requests are Paytm's own business, so only the simulator's answers are held to t
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 import requests
 
@@ -33,6 +31,7 @@ from paytmpg.pg.Refund import Refund  # noqa: E402
 from connectors.paytm.published_api import API  # noqa: E402
 from connectors.paytm.simulator import PaytmSimulator  # noqa: E402
 from connectors.testing.contract import observe  # noqa: E402
+from connectors.testing.references import random_reference  # noqa: E402
 from connectors.testing.simulator import SimulatorServer  # noqa: E402
 
 from .conftest import KEY, MID  # noqa: E402
@@ -95,7 +94,7 @@ def customer_pays(server: SimulatorServer, order_id: str, txn_token: str) -> Non
 
 
 def test_the_sdk_initiates_pays_checks_and_refunds_against_the_simulator(paytm):
-    order_id = f"ORDER_{secrets.token_hex(6)}"
+    order_id = random_reference("ORDER")
     initiated = initiate(order_id)
     assert result(initiated) == ("S", "0000")
     token = initiated.get_body().txnToken
@@ -107,7 +106,7 @@ def test_the_sdk_initiates_pays_checks_and_refunds_against_the_simulator(paytm):
     body = status.get_body()
     assert (body.txnAmount, body.orderId, body.mid) == ("10.50", order_id, MID)
 
-    ref_id = f"REF_{secrets.token_hex(6)}"
+    ref_id = random_reference("REF")
     refund = Refund.doRefund(RefundDetailBuilder(order_id, ref_id, body.txnId, "REFUND", "4.00").build())
     refunded = refund.get_response_object()
     assert result(refunded) == ("PENDING", "601")
@@ -120,7 +119,7 @@ def test_the_sdk_initiates_pays_checks_and_refunds_against_the_simulator(paytm):
 
 
 def test_the_sdk_refuses_an_answer_whose_signature_was_tampered_with(paytm):
-    order_id = f"ORDER_{secrets.token_hex(6)}"
+    order_id = random_reference("ORDER")
     requests.post(f"{paytm.base_url}/__control__/response-signature", json={"mode": "tamper"}, timeout=5)
     refused = initiate(order_id)
     status, code = result(refused)
@@ -129,7 +128,7 @@ def test_the_sdk_refuses_an_answer_whose_signature_was_tampered_with(paytm):
 
 
 def test_the_sdk_is_told_about_a_repeated_order(paytm):
-    order_id = f"ORDER_{secrets.token_hex(6)}"
+    order_id = random_reference("ORDER")
     first = initiate(order_id)
     again = initiate(order_id)
     assert result(again) == ("S", "0002") and again.get_body().txnToken == first.get_body().txnToken

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 
 from connectors.base import Card, ConnectorResponse, PaymentData, RefundData
+from connectors.testing.references import random_reference
 
 API_KEY = "sk_sandbox_test_5f0c2e9a71"
 WEBHOOK_SECRET = "whsec_sandbox_test_c81d3b"
@@ -32,8 +32,8 @@ def payment(
 ) -> PaymentData:
     fields.setdefault("card", card(number))
     return PaymentData(
-        payment_id=f"pay_{secrets.token_hex(6)}",
-        attempt_reference=f"att_{secrets.token_hex(8)}",
+        payment_id=random_reference("pay"),
+        attempt_reference=random_reference("att", 16),
         amount=amount,
         currency=currency,
         capture_method="manual" if manual else "automatic",
@@ -52,7 +52,7 @@ def follow_up(data: PaymentData, result: ConnectorResponse, **changes) -> Paymen
 
 def refund(data: PaymentData, amount: int, **fields) -> RefundData:
     return RefundData(
-        refund_id=f"re_{secrets.token_hex(8)}",
+        refund_id=random_reference("re", 16),
         payment_id=data.payment_id,
         attempt_reference=data.attempt_reference,
         connector_reference=data.connector_reference,
