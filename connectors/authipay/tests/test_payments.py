@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
+from types import SimpleNamespace
 
 import pytest
 
+from connectors.authipay import simulator as authipay_simulator
 from connectors.authipay.adapter import AuthipayConnector
 from connectors.base import Flow
 from connectors.errors import ConnectorDeclined, FlowNotSupported, IntegrityMismatch
@@ -128,15 +131,26 @@ def test_void_after_a_capture_is_refused(connector):
         connector.call(Flow.VOID, data)
 
 
-def test_psync_reports_what_the_gateway_holds(connector):
+# An order id whose digits "63369-2752-4464" pass the Luhn check: masked wherever card numbers are.
+ORDER_UUID_WITH_A_CARD_LIKE_RUN = uuid.UUID("03e63369-2752-4464-ab43-f04dc0626473")
+
+
+@pytest.mark.parametrize("card_like_order_id", [False, True], ids=["random order id", "order id with a card-like run"])
+def test_psync_reports_what_the_gateway_holds(connector, gateway, monkeypatch, card_like_order_id):
+    if card_like_order_id:
+        # Only the simulator's order ids: its Client-Request-Id replay needs the adapter's to differ.
+        monkeypatch.setattr(authipay_simulator, "uuid", SimpleNamespace(uuid4=lambda: ORDER_UUID_WITH_A_CARD_LIKE_RUN))
     data = payment(amount=990, capture_method="manual")
     data = after(data, connector.call(Flow.AUTHORIZE, data))
     synced = connector.call(Flow.PSYNC, data)
     assert (synced.status, synced.amount, synced.currency) == ("authorized", 990, "EUR")
-    assert connector.calls[-1].method == "GET"
-    # The order inquiry: the only answer that shows what was captured of a pre-auth.
+    # The order inquiry: the only answer that shows what was captured of a pre-auth. Read from
+    # what the gateway saw, whose path is kept as it came: the call log masks card-number-like
+    # digit runs, and the order id's uuid holds one now and then (1 in 300).
     order_id = data.connector_metadata["order_id"]
-    assert connector.calls[-1].url.endswith(f"/orders/{order_id}?storeId={CREDENTIALS['store_id']}")
+    assert (order_id == f"R-{ORDER_UUID_WITH_A_CARD_LIKE_RUN}") is card_like_order_id
+    asked = gateway.app.requests_seen[-1]
+    assert (asked.method, asked.path, asked.query) == ("GET", f"/orders/{order_id}", {"storeId": CREDENTIALS["store_id"]})
     assert synced.amount_captured == 0
 
 
