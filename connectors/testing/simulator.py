@@ -25,7 +25,8 @@ Between tests, ``app.settle()`` waits until no request is being handled and no b
 (``app.in_background``, e.g. a webhook delivery) is running, then clears the armed faults and
 ``requests_seen`` and starts a new generation. A request belongs to the generation it arrived in
 and never takes a fault armed in a later one, so a request left sleeping by one test (a "hang past
-the read timeout" fault) cannot use up what the next test armed, even if it outlives ``settle``.
+the read timeout" fault) cannot use up what the next test armed, even if it outlives ``settle``;
+nor does it appear in the next test's ``requests_seen``.
 """
 
 from __future__ import annotations
@@ -272,7 +273,8 @@ class SimulatorApp:
         if request.path.startswith("/__control__/"):
             # Test controls are never subject to the fault switches meant for the bank's API.
             return self._route(request)
-        self.requests_seen.append(_masked_copy(request))
+        if request.generation in (None, self.faults.generation):  # a request from before settle()
+            self.requests_seen.append(_masked_copy(request))       # is the previous test's
         response = self._serve_api(request)
         if self.contract is not None and not (request.fault.keys() & {"status", "garbage", "truncate"}):
             # Checked at once against the processor's published description; only the

@@ -71,6 +71,7 @@ def test_a_request_from_before_settle_takes_no_fault_armed_after_it(echo):
     assert answer_status(left_behind) == 200  # the old request took nothing
     answer = requests.post(f"{echo.base_url}/v1/echo", data="mine", timeout=10)
     assert answer.status_code == 503  # the fault went to the request it was armed for
+    assert [r.body for r in echo.app.requests_seen] == [b"mine"]  # and the next test sees only its own
 
 
 def test_settle_waits_for_a_request_the_client_gave_up_on(echo):
