@@ -14,6 +14,20 @@ from tests.helpers import SANDBOX_API_KEY, SANDBOX_WEBHOOK_SECRET, start_sandbox
 pytest_plugins = ["tests.security.plugin"]
 
 
+def pytest_configure(config):
+    """A TERM (a CI timeout, scripts/flake-hunt.sh stopped) ends the run as Ctrl-C does, so the
+    fixtures' teardown still stops the servers and workers the tests started in their own
+    sessions; Python's default for TERM is to die at once and leave them running."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """Name the random order's seed on the last lines, where ``-q`` still shows it, so any run
     (CI's included) can be replayed in the same order."""
