@@ -8,6 +8,7 @@ from connectors.banco_x.adapter import BancoXConnector
 from connectors.base import Card, Flow
 from connectors.errors import ConnectorBadRequest, IntegrityMismatch
 from connectors.masking import mask_card_number
+from connectors.testing.json_values import json_leaves
 from payments.statuses import AttemptStatus
 
 from .conftest import API_KEY, SECRET, bank_requests
@@ -46,18 +47,6 @@ def test_request_is_signed_with_the_secret_over_timestamp_method_path_and_body(c
     assert fields["sig"] == hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _leaf_values(parsed):
-    """Every value in a parsed JSON document, however deeply nested."""
-    if isinstance(parsed, dict):
-        for value in parsed.values():
-            yield from _leaf_values(value)
-    elif isinstance(parsed, list):
-        for item in parsed:
-            yield from _leaf_values(item)
-    else:
-        yield parsed
-
-
 def test_card_data_is_neither_sent_nor_logged(connector, sim, make_payment):
     data = make_payment(card=Card(number="4111111111111111", exp_month=12, exp_year=2030, cvc="737"))
 
@@ -69,7 +58,7 @@ def test_card_data_is_neither_sent_nor_logged(connector, sim, make_payment):
     assert "4111111111111111" not in record.request_body
     # Value by value, not as a substring of the whole body: the callback URL's port is an
     # ephemeral one, and 1 in 500 of those holds the CVC's digits.
-    logged = [str(value) for value in _leaf_values(json.loads(record.request_body))]
+    logged = [str(value) for value in json_leaves(json.loads(record.request_body))]
     masked_card = mask_card_number("4111111111111111")  # how the call log would show it
     assert "737" not in logged
     assert not any("4111111111111111" in value or masked_card in value for value in logged)
