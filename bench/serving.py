@@ -7,7 +7,10 @@ Two servers run side by side on one database, so every comparison is made in one
 - ``production``: ``pagoflex/gunicorn.conf.py`` as shipped (gthread workers, a bounded pool of
   database connections per process, the connection given back around every bank call);
 - ``gevent``, when gevent is installed: the same configuration with cooperative greenlets instead
-  of threads (the other candidate, docs/architecture.md).
+  of threads (the other candidate, docs/architecture.md);
+- ``slots=K`` for each ``--running-slots`` value: the production configuration with K requests
+  per process running at once (``REQUESTS_RUNNING_PER_PROCESS``; the shipped 0 lets every thread
+  run), for the no-latency, 300 ms and 70 % open-loop scenarios.
 
 Banks, each the sandbox simulator in its own process: one that answers at once, one that answers
 after a fixed 300 ms, and one whose answers follow a long tail (p50 250 ms, p99 2 s) and hang
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import socket
 import threading
 import time
@@ -146,9 +150,15 @@ def run_serving(args, *, env: dict, database_url: str, stamp: str, logs: Path) -
         gevent = servers.gunicorn_production(database=f"{database_url}?application_name=bench-gevent",
                                              extra_env={**server_env, "GUNICORN_PRELOAD": "false"}, log_path=logs / f"gevent-{stamp}.log",
                                              worker_class="gevent")
+    shipped_slots = _shipped_running_slots()
+    candidates = {}
+    for value in sorted({int(v) for v in args.running_slots.split(",") if v.strip()} - {shipped_slots}):
+        candidates[value] = servers.gunicorn_production(
+            database=f"{database_url}?application_name=bench-slots{value}", log_path=logs / f"slots{value}-{stamp}.log",
+            extra_env={**server_env, "REQUESTS_RUNNING_PER_PROCESS": str(value)})
     started = []
     try:
-        for server in [*banks.values(), sync3, production, *([gevent] if gevent else [])]:
+        for server in [*banks.values(), sync3, production, *([gevent] if gevent else []), *candidates.values()]:
             started.append(server.start(timeout=60))
         keys = {}
         for name, bank in banks.items():
@@ -158,13 +168,19 @@ def run_serving(args, *, env: dict, database_url: str, stamp: str, logs: Path) -
                                        base_url_override=bank.base_url)
             account.set_credentials({"api_key": BANK_KEY, "webhook_secret": BANK_SECRET})
             account.save()
-        return _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout)
+        return _scenarios(args, keys, sync3, production, gevent, candidates, database_url, read_timeout)
     finally:
         for server in reversed(started):
             server.stop()
 
 
-def _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout) -> dict:
+def _shipped_running_slots() -> int:
+    """REQUESTS_RUNNING_PER_PROCESS as pagoflex/gunicorn.conf.py sets it when the environment does not."""
+    text = servers.PRODUCTION_CONFIG.read_text()
+    return int(re.search(r'setdefault\("REQUESTS_RUNNING_PER_PROCESS", "(\d+)"\)', text).group(1))
+
+
+def _scenarios(args, keys, sync3, production, gevent, candidates, database_url, read_timeout) -> dict:
     rows: list[dict] = []
     limit = args.max_seconds
     n = args.serving_requests
@@ -220,6 +236,19 @@ def _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout
     paced_half = scenario(f"300 ms bank, production, open loop at 50 % of {base['rps']:.0f}/s", production,
                           "bench-production", "fixed", rate=0.5 * base["rps"], concurrency=2 * CLIENTS)
     bank_p99_half = percentile(list(bank_time_by_object("authorize", paced_half["_ids"]).values()), 0.99)
+    compared = {}
+    for value, server in candidates.items():
+        name, application = f"slots={value}", f"bench-slots{value}"
+        none = scenario(f"no latency, {name}", server, application, "none")
+        fixed_candidate = scenario(f"300 ms bank, {name}", server, application, "fixed")
+        # At the same offered rate as the shipped configuration's 70 % run, so the p99s compare.
+        paced_candidate = scenario(f"300 ms bank, {name}, open loop at the same rate", server, application, "fixed",
+                                   rate=0.7 * base["rps"], concurrency=2 * CLIENTS)
+        candidate_bank_p99 = percentile(list(bank_time_by_object("authorize", paced_candidate["_ids"]).values()), 0.99)
+        compared[name] = {"no latency / sync x3": none["rps"] / base_sync["rps"],
+                          "no latency / shipped": none["rps"] / base["rps"],
+                          "300 ms bank / shipped": fixed_candidate["rps"] / fixed["rps"],
+                          "p99 over bank p99 ms at 70 %": paced_candidate["p99_ms"] - candidate_bank_p99}
 
     # Long tail and hangs, open loop at the rate the 300 ms bank reached, for long enough that
     # hung payments keep arriving while earlier ones wait out the read timeout.
@@ -264,6 +293,10 @@ def _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout
           f"(pending), {tail['hung_settled_by_sync']} settled by a sync afterwards; the others: "
           f"{tail['others_rps']:.1f}/s, {tail['others_errors']} errors")
     print(f"  300 ms bank, sync x3 for contrast: {fixed_sync['rps']:.1f}/s, p50 {fixed_sync['p50_ms']:.0f} ms")
+    for name, figures in compared.items():
+        print(f"  {name} beside the shipped slots={_shipped_running_slots()}: "
+              + ", ".join(f"{label} {value:.2f}" if "ms" not in label else f"{label} {value:+.0f}"
+                          for label, value in figures.items()))
     print("\n  targets:")
     for name, target in TARGETS.items():
         value = ratios[name]
@@ -279,7 +312,8 @@ def _scenarios(args, keys, sync3, production, gevent, database_url, read_timeout
         row.pop("_ids", None)
     return {"rows": rows, "ratios": ratios, "targets": TARGETS, "bank_p99_ms": bank_p99,
             "p99 over bank p99 ms at 50 %": paced_half["p99_ms"] - bank_p99_half, "slowest 1 % at 70 %": slowest,
-            "errors_but_hung": errors_without_hangs, "read_timeout_s": read_timeout}
+            "errors_but_hung": errors_without_hangs, "read_timeout_s": read_timeout,
+            "running_slots": {"shipped": _shipped_running_slots(), "candidates": compared}}
 
 
 def _where_the_slowest_spend_their_time(outcome: dict, bank_ms: dict[str, float]) -> dict:

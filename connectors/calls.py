@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from django.db import connection
-
 from connectors.base import Flow
 from connectors.models import ConnectorCall
+from connectors.waiting import waiting_outside
 from observability.metrics import observe_connector_call
 from observability.request_ids import current_request_id
 
@@ -22,29 +21,16 @@ from observability.request_ids import current_request_id
 def run_flow(connector, flow: Flow, data, *, account, payment=None, attempt=None, refund=None):
     """Run one flow; the call log is written even when the flow raises.
 
-    The database connection goes back to the pool for the bank's time (see
-    ``release_database_connection``): flows run outside any transaction, so nothing is held
-    across the call."""
+    Neither the database connection nor the request's running slot is held for the bank's time
+    (``connectors/waiting.py``): flows run outside any transaction, so nothing is held across
+    the call."""
     already_logged = len(connector.calls)
-    release_database_connection()
     try:
-        return connector.call(flow, data)
+        with waiting_outside():
+            return connector.call(flow, data)
     finally:
         record_calls(connector.calls[already_logged:], account=account, payment=payment, attempt=attempt,
                      refund=refund)
-
-
-def release_database_connection() -> None:
-    """Give this thread's database connection back to the pool before waiting on a bank.
-
-    A bank answers in hundreds of milliseconds, a hung one after the read timeout; a thread that
-    kept its connection meanwhile would make the database's connection limit, not the CPU, set
-    how many payments are in flight. Only with a pool (``DATABASE_POOL_MAX_SIZE``): without one,
-    the next statement would open a new connection. Never inside a transaction: the services'
-    row locks and the attempt committed before the call must stay exactly as they are.
-    """
-    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
-        connection.close()
 
 
 def record_calls(records, *, account, payment=None, attempt=None, refund=None) -> None:

@@ -30,6 +30,10 @@ CONNECTOR_CALLS = Counter("pagoflex_connector_calls", "HTTP calls to connectors,
 CONNECTOR_LATENCY = Histogram("pagoflex_connector_call_duration_seconds", "Time a connector took to answer.",
                               ["connector", "flow"], buckets=_BANK_BUCKETS)
 
+# "when": on_arrival (the request came in) or after_waiting (back from a bank or a client's body).
+RUNNING_SLOT_WAIT = Histogram("pagoflex_running_slot_wait_seconds", "Time a request waited for one of its "
+                              "process's running slots (REQUESTS_RUNNING_PER_PROCESS), each time it asked for one.",
+                              ["when"], buckets=_API_BUCKETS)
 
 # Every label value is a new series, kept until the process ends. The route is the URL pattern
 # (or "unmatched"); the method and the status come from the client or the view, so anything
@@ -67,3 +71,7 @@ def observe_connector_call(*, connector: str, flow: str, status_code: int | None
     CONNECTOR_CALLS.labels(connector=connector, flow=flow,
                            outcome=connector_call_outcome(status_code, error)).inc()
     CONNECTOR_LATENCY.labels(connector=connector, flow=flow).observe(latency_ms / 1000)
+
+
+def observe_running_slot_wait(seconds: float, *, when: str) -> None:
+    RUNNING_SLOT_WAIT.labels(when=when).observe(seconds)

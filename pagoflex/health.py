@@ -38,7 +38,7 @@ from django.http import JsonResponse
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from connectors.calls import release_database_connection
+from connectors.waiting import release_database_connection
 
 logger = logging.getLogger("pagoflex.health")
 CHECK_TIMEOUT = 1.0  # seconds each dependency has to answer

@@ -24,7 +24,7 @@ from django.db import DatabaseError
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from rest_framework.exceptions import AuthenticationFailed
 
-from connectors.calls import release_database_connection
+from connectors.waiting import release_database_connection
 from payments.api.authentication import ApiKeyAuthentication
 from payments.api.errors import error_body
 

@@ -1,6 +1,64 @@
+"""The WSGI application. Under a server that sets ``REQUESTS_RUNNING_PER_PROCESS`` (the production
+configuration, pagoflex/gunicorn.conf.py), each request holds one of the process's running slots
+while Django builds its answer (``connectors/waiting.py``)."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application
 
+from connectors.waiting import install_running_slots, waiting_outside
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pagoflex.settings")
+
+
+class InputReadOutsideTheSlot:
+    """``wsgi.input`` whose reads wait outside (no slot, no database connection): a client
+    trickling its body costs a thread, never a slot the process's other requests need."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def read(self, *args):
+        with waiting_outside():
+            return self._stream.read(*args)
+
+    def readline(self, *args):
+        with waiting_outside():
+            return self._stream.readline(*args)
+
+    def readlines(self, *args):
+        with waiting_outside():
+            return self._stream.readlines(*args)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class RunningSlotsApplication:
+    """Holds a running slot for each request from the WSGI call until Django has built its answer
+    (writing it to the client is gunicorn's, outside the slot). Health, readiness and metrics
+    are answered without one: a probe or a scrape must answer while the process is busy, and
+    their own checks are bounded (pagoflex/health.py)."""
+
+    UNBOUNDED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+    def __init__(self, application, slots):
+        self.application, self.slots = application, slots
+
+    def __call__(self, environ, start_response):
+        if (environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+                and (environ.get("PATH_INFO", "").rstrip("/") or "/") in self.UNBOUNDED):
+            return self.application(environ, start_response)
+        environ["wsgi.input"] = InputReadOutsideTheSlot(environ["wsgi.input"])
+        with self.slots.running():
+            return self.application(environ, start_response)
+
+
 application = get_wsgi_application()
+
+_running_per_process = int(os.environ.get("REQUESTS_RUNNING_PER_PROCESS") or 0)
+if _running_per_process > 0:
+    application = RunningSlotsApplication(application, install_running_slots(_running_per_process))

@@ -6,6 +6,7 @@ worker processes, health and readiness."""
 import base64
 import http.client
 import json
+import re
 import secrets
 import socket
 import threading
@@ -30,8 +31,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 METRICS_TOKEN = "production-test-metrics-token"
 
 
+# The shipped configuration lets every thread run; tests marked with ONE_RUNNING_SLOT run the same
+# requests with REQUESTS_RUNNING_PER_PROCESS=1 (connectors/waiting.py): the bank call and the
+# body must be waited on without the process's only slot, or they would take turns.
+RUNNING_SLOTS = {"as shipped": {}, "one running slot": {"REQUESTS_RUNNING_PER_PROCESS": "1"}}
+ONE_RUNNING_SLOT = pytest.mark.parametrize("production_server", list(RUNNING_SLOTS), indirect=True)
+
+
 @pytest.fixture
-def production_server(transactional_db, tmp_path, sandbox):
+def production_server(request, transactional_db, tmp_path, sandbox):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: the connection pool is PostgreSQL's (psycopg_pool)")
     url = database_url(connection.settings_dict) + "?application_name=pagoflex-production-test"
@@ -45,6 +53,7 @@ def production_server(transactional_db, tmp_path, sandbox):
         # credentials the test wrote.
         "DEBUG": "False", "SECRET_KEY": secrets.token_urlsafe(40),
         "PAGOFLEX_KEYRING": f"prod1:{base64.b64encode(secrets.token_bytes(32)).decode()},{settings.PAGOFLEX_KEYRING}",
+        **RUNNING_SLOTS[getattr(request, "param", "as shipped")],
     }).start(timeout=60)
     yield server
     server.stop()
@@ -60,6 +69,7 @@ def postgres_connections(application_name: str) -> int:
                             [application_name]).fetchone()[0]
 
 
+@ONE_RUNNING_SLOT
 def test_payments_under_a_slow_bank_do_not_wait_for_database_connections(
         production_server, merchant_and_key, sandbox_account, sandbox):
     headers = {"Authorization": f"Bearer {merchant_and_key[1]}"}
@@ -124,6 +134,7 @@ def test_a_refused_large_body_closes_the_connection_honestly(production_server):
     conn.close()
 
 
+@ONE_RUNNING_SLOT
 def test_slow_clients_hold_neither_the_event_loop_nor_a_database_connection(
         production_server, merchant_and_key, sandbox_account):
     """Refused slow clients (a body over the API's limit, or no good API key: answered before the
@@ -159,7 +170,9 @@ def test_slow_clients_hold_neither_the_event_loop_nor_a_database_connection(
         stop.set()
 
 
-def test_health_readiness_and_metrics_across_the_workers(production_server, merchant_and_key, sandbox_account):
+@ONE_RUNNING_SLOT
+def test_health_readiness_and_metrics_across_the_workers(production_server, merchant_and_key, sandbox_account,
+                                                         request):
     base = production_server.base_url
     assert requests.get(f"{base}/healthz", timeout=10).json() == {"status": "ok"}
     ready = requests.get(f"{base}/readyz", timeout=10)
@@ -173,6 +186,14 @@ def test_health_readiness_and_metrics_across_the_workers(production_server, merc
     text = requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10).text
     assert 'pagoflex_connector_calls_total{connector="sandbox",flow="authorize",outcome="ok"} 3.0' in text
     assert 'pagoflex_http_requests_total{method="POST",route="v1/payments",status="201"} 3.0' in text
+    # Each payment asked for a running slot when it came in, and again after its body and after its
+    # bank call.
+    slot_waits = {when: float(count) for when, count in re.findall(
+        r'^pagoflex_running_slot_wait_seconds_count\{when="(\w+)"\} (\S+)$', text, re.MULTILINE)}
+    if RUNNING_SLOTS[request.node.callspec.params["production_server"]]:
+        assert slot_waits["on_arrival"] >= 3 and slot_waits["after_waiting"] >= 2 * 3, slot_waits
+    else:
+        assert slot_waits == {}
 
 
 def raw_exchange(server, request: bytes, *, half_close: bool = False) -> bytes:

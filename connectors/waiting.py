@@ -1,0 +1,144 @@
+"""Waiting on the outside world (a bank, a client sending its body) without holding what the
+other requests of the process need: a database connection and a running slot.
+
+- **The database connection** goes back to the pool (``DATABASE_POOL_MAX_SIZE`` per process):
+  a thread that kept it while a bank answers in hundreds of milliseconds would make the
+  database's connection limit, not the CPU, set how many payments are in flight.
+- **The running slot**, when the server bounds them (``REQUESTS_RUNNING_PER_PROCESS`` > 0; off
+  as shipped): at most that many requests of a gunicorn process run Python at once
+  (``RunningSlots``, installed by ``pagoflex/wsgi.py``); the others wait for a slot in the order
+  they asked. A process has 100 threads so that payments can wait on banks
+  (pagoflex/gunicorn.conf.py), not so that 40 of them take turns on the GIL, which is what 128
+  clients with no bank latency make them do (docs/performance.md, "Running slots").
+
+``waiting_outside()`` gives both back for the wait and takes a slot again after it (a connection
+is taken again by the next statement). Never inside a transaction: the services' row locks and the
+attempt committed before the call stay exactly as they are, and a thread holding a row lock never
+waits for a slot, so slots and row locks cannot wait on each other. A thread without a slot (a
+Celery task, a management command, the development server, a health probe) gives back only its
+connection.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from contextlib import contextmanager
+
+from django.db import connection
+
+from observability.metrics import observe_running_slot_wait
+
+
+def release_database_connection() -> None:
+    """Give this thread's database connection back to the pool before a wait.
+
+    Only with a pool (``DATABASE_POOL_MAX_SIZE``): without one, the next statement would open a
+    new connection. Never inside a transaction (see the module's docstring).
+    """
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
+
+
+class RunningSlots:
+    """At most ``size`` threads hold a slot at once; a freed slot is handed to the thread that has
+    waited longest, first in, first out.
+
+    Not ``threading.Semaphore``: its woken waiter must race for the freed slot with any thread
+    arriving at that moment, and on losing waits again at the back of the queue. Under a steady
+    stream of requests some waited for seconds (128 clients, no bank latency: p99 7.3 s beside a
+    p50 of 2.4 s).
+    """
+
+    def __init__(self, size: int):
+        if size < 1:
+            raise ValueError(f"a process needs at least one running slot, not {size}")
+        self.size = size
+        self._lock = threading.Lock()
+        self._free = size
+        self._waiters: collections.deque[threading.Lock] = collections.deque()
+        self._held = threading.local()
+
+    def _acquire(self, when: str) -> None:
+        asked = time.monotonic()
+        with self._lock:
+            if self._free and not self._waiters:
+                self._free -= 1
+                observe_running_slot_wait(0.0, when=when)
+                return
+            handed = threading.Lock()
+            handed.acquire()
+            self._waiters.append(handed)
+        handed.acquire()  # released by _release: the slot is this thread's
+        observe_running_slot_wait(time.monotonic() - asked, when=when)
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().release()
+            else:
+                self._free += 1
+
+    def free(self) -> int:
+        """Slots no thread holds (for tests and metrics)."""
+        with self._lock:
+            return self._free
+
+    def held(self) -> bool:
+        """Whether this thread holds a slot."""
+        return getattr(self._held, "slot", False)
+
+    @contextmanager
+    def running(self):
+        """Hold a slot for the block (a request, from the WSGI call until its answer is built)."""
+        self._acquire("on_arrival")
+        self._held.slot = True
+        try:
+            yield
+        finally:
+            self._held.slot = False
+            self._release()
+
+    @contextmanager
+    def waiting(self):
+        """Give this thread's slot up for the block and take one again after it; nothing when the
+        thread holds none or is inside a transaction."""
+        if not self.held() or connection.in_atomic_block:
+            yield
+            return
+        self._held.slot = False
+        self._release()
+        try:
+            yield
+        finally:
+            self._acquire("after_waiting")
+            self._held.slot = True
+
+
+# The process's slots, when the server installed them (pagoflex/wsgi.py); None elsewhere.
+_slots: RunningSlots | None = None
+
+
+def install_running_slots(size: int) -> RunningSlots:
+    """Bound the requests of this process that run at once (called once, when the WSGI
+    application is built)."""
+    global _slots
+    _slots = RunningSlots(size)
+    return _slots
+
+
+def installed_running_slots() -> RunningSlots | None:
+    return _slots
+
+
+@contextmanager
+def waiting_outside():
+    """Wait on a bank or a client with neither a database connection nor a running slot held
+    (see the module's docstring)."""
+    release_database_connection()
+    if _slots is None:
+        yield
+        return
+    with _slots.waiting():
+        yield

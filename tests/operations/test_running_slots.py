@@ -1,0 +1,206 @@
+"""Running slots (connectors/waiting.py, pagoflex/wsgi.py): at most N requests of a process run at
+once, and a request gives its slot up while it waits on a bank or on its client's body.
+
+The production server end to end (one slot per process, as shipped) is in
+test_production_server.py: eight payments against a bank slow by 1.5 s end together, and a
+payment goes through while slow clients are still sending their bodies."""
+
+import io
+import threading
+
+import pytest
+from django.db import transaction
+
+from connectors import waiting
+from connectors.waiting import RunningSlots, waiting_outside
+from pagoflex.wsgi import RunningSlotsApplication
+
+WAIT = 10  # seconds a step that must happen is given; the machine may be busy
+
+
+def holding(slots: RunningSlots, entered: threading.Event, leave: threading.Event):
+    """A thread that takes a slot, says so, and holds it until told to leave."""
+    def run():
+        with slots.running():
+            entered.set()
+            leave.wait(WAIT)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_request_waits_for_a_slot_and_gets_the_one_a_waiting_request_gave_up():
+    slots = RunningSlots(1)
+    first_in, first_waits, first_may_go_on, first_back = (threading.Event() for _ in range(4))
+    second_in, second_leave = threading.Event(), threading.Event()
+
+    def first():
+        with slots.running():
+            first_in.set()
+            with slots.waiting():  # what a bank call does
+                first_waits.set()
+                first_may_go_on.wait(WAIT)
+            first_back.set()
+
+    thread = threading.Thread(target=first, daemon=True)
+    thread.start()
+    assert first_in.wait(WAIT)
+    assert first_waits.wait(WAIT)
+    second = holding(slots, second_in, second_leave)
+    assert second_in.wait(WAIT)  # the slot the waiting request gave up
+    first_may_go_on.set()
+    assert not first_back.wait(0.3)  # back from the bank, the first waits for a slot again
+    second_leave.set()
+    assert first_back.wait(WAIT)
+    thread.join(WAIT)
+    second.join(WAIT)
+    assert slots.free() == 1  # every slot given back
+
+
+def test_no_more_than_the_slots_run_at_once():
+    slots = RunningSlots(2)
+    leave = threading.Event()
+    entered = [threading.Event() for _ in range(3)]
+    threads = [holding(slots, event, leave) for event in entered[:2]]
+    assert all(event.wait(WAIT) for event in entered[:2])
+    threads.append(holding(slots, entered[2], leave))
+    assert not entered[2].wait(0.3)
+    leave.set()
+    assert entered[2].wait(WAIT)
+    for thread in threads:
+        thread.join(WAIT)
+
+
+def test_a_freed_slot_goes_to_the_request_that_waited_longest_even_when_another_arrives_then():
+    slots = RunningSlots(1)
+    leave, entered = threading.Event(), threading.Event()
+    holder = holding(slots, entered, leave)
+    assert entered.wait(WAIT)
+    order, lock = [], threading.Lock()
+    done = [threading.Event() for _ in range(3)]
+
+    def ask(name, event):
+        with slots.running():
+            with lock:
+                order.append(name)
+        event.set()
+
+    for index, name in enumerate(["first", "second", "third"]):
+        threading.Thread(target=ask, args=(name, done[index]), daemon=True).start()
+        for _ in range(int(WAIT / 0.01)):  # queued before the next one asks
+            if len(slots._waiters) == index + 1:
+                break
+            threading.Event().wait(0.01)
+        assert len(slots._waiters) == index + 1
+    leave.set()
+    with slots.running():  # arriving as the slot is freed: behind the three, not before them
+        with lock:
+            order.append("late")
+    assert all(event.wait(WAIT) for event in done)
+    holder.join(WAIT)
+    assert order == ["first", "second", "third", "late"]
+    assert slots.free() == 1
+
+
+def test_a_thread_without_a_slot_only_gives_its_connection_back():
+    slots = RunningSlots(1)
+    leave, entered = threading.Event(), threading.Event()
+    holder = holding(slots, entered, leave)
+    assert entered.wait(WAIT)
+    with slots.waiting():  # a Celery task or a probe: no slot to give, none taken after
+        assert not slots.held()
+    assert not slots.held()
+    leave.set()
+    holder.join(WAIT)
+
+
+@pytest.mark.django_db(transaction=True)  # the test itself outside any transaction
+def test_inside_a_transaction_the_slot_is_kept_so_a_row_lock_never_waits_for_one():
+    slots = RunningSlots(1)
+    with slots.running():
+        with transaction.atomic():
+            with slots.waiting():
+                assert slots.held() and slots.free() == 0
+        with slots.waiting():
+            assert not slots.held() and slots.free() == 1  # given up: another request could take it
+        assert slots.held() and slots.free() == 0
+
+
+def test_a_process_needs_at_least_one_slot():
+    with pytest.raises(ValueError, match="at least one running slot"):
+        RunningSlots(0)
+
+
+def test_waiting_outside_gives_up_the_installed_slot(monkeypatch):
+    slots = RunningSlots(1)
+    monkeypatch.setattr(waiting, "_slots", slots)
+    with slots.running():
+        with waiting_outside():
+            assert not slots.held()
+        assert slots.held()
+    monkeypatch.setattr(waiting, "_slots", None)
+    with waiting_outside():  # no server installed slots: nothing to give up
+        pass
+
+
+class Recorder:
+    """A WSGI application that notes whether it ran holding a slot and whether it read its body
+    holding one."""
+
+    def __init__(self, slots):
+        self.slots, self.seen = slots, {}
+
+    def __call__(self, environ, start_response):
+        self.seen["running"] = self.slots.held()
+        stream = environ["wsgi.input"]
+        original_read = stream._stream.read
+
+        def read(*args):
+            self.seen["reading"] = self.slots.held()
+            return original_read(*args)
+
+        stream._stream.read = read
+        self.seen["body"] = stream.read()
+        start_response("200 OK", [])
+        return [b"ok"]
+
+
+def environ(path, method="POST", body=b'{"amount": 1}'):
+    return {"REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.input": io.BytesIO(body)}
+
+
+def test_a_request_runs_holding_a_slot_and_reads_its_body_without_one(monkeypatch):
+    slots = RunningSlots(1)
+    monkeypatch.setattr(waiting, "_slots", slots)
+    inner = Recorder(slots)
+    application = RunningSlotsApplication(inner, slots)
+    assert application(environ("/v1/payments"), lambda *a: None) == [b"ok"]
+    assert inner.seen == {"running": True, "reading": False, "body": b'{"amount": 1}'}
+    assert not slots.held()
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz/", "/metrics"])
+def test_probes_and_scrapes_are_answered_without_a_slot(monkeypatch, path):
+    slots = RunningSlots(1)
+    monkeypatch.setattr(waiting, "_slots", slots)
+    seen = {}
+
+    def inner(environ, start_response):
+        seen["running"] = slots.held()
+        return [b"ok"]
+
+    leave, entered = threading.Event(), threading.Event()
+    holder = holding(slots, entered, leave)  # the process's only slot is busy
+    assert entered.wait(WAIT)
+    try:
+        assert RunningSlotsApplication(inner, slots)(environ(path, method="GET", body=b""), None) == [b"ok"]
+        assert seen == {"running": False}
+        # The same path by another method is an ordinary request: it waits for the slot.
+        answered = threading.Event()
+        threading.Thread(target=lambda: (RunningSlotsApplication(inner, slots)(environ(path), None),
+                                         answered.set()), daemon=True).start()
+        assert not answered.wait(0.3)
+    finally:
+        leave.set()
+        holder.join(WAIT)
+    assert answered.wait(WAIT)
