@@ -28,6 +28,9 @@ burner_pids=()
 run_pid=""
 run_label=""
 stop_children() {
+  # A second TERM or Ctrl-C while this runs must not cut it short and leave the run and the
+  # burners behind (it once did: the burner ran on after the script had gone).
+  trap '' INT TERM
   if [ -n "$run_pid" ]; then
     kill -TERM "$run_pid" 2>/dev/null
     for _ in $(seq 1 60); do kill -0 "$run_pid" 2>/dev/null || break; sleep 1; done
