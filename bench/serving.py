@@ -176,8 +176,10 @@ def run_serving(args, *, env: dict, database_url: str, stamp: str, logs: Path) -
 
 def _shipped_running_slots() -> int:
     """REQUESTS_RUNNING_PER_PROCESS as pagoflex/gunicorn.conf.py sets it when the environment does not."""
-    text = servers.PRODUCTION_CONFIG.read_text()
-    return int(re.search(r'setdefault\("REQUESTS_RUNNING_PER_PROCESS", "(\d+)"\)', text).group(1))
+    found = re.search(r'setdefault\("REQUESTS_RUNNING_PER_PROCESS", "(\d+)"\)', servers.PRODUCTION_CONFIG.read_text())
+    if found is None:
+        raise SystemExit("pagoflex/gunicorn.conf.py no longer sets REQUESTS_RUNNING_PER_PROCESS the way the bench reads it")
+    return int(found.group(1))
 
 
 def _scenarios(args, keys, sync3, production, gevent, candidates, database_url, read_timeout) -> dict:

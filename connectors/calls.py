@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 from connectors.base import Flow
 from connectors.models import ConnectorCall
-from connectors.waiting import waiting_outside
 from observability.metrics import observe_connector_call
 from observability.request_ids import current_request_id
 
@@ -21,13 +20,11 @@ from observability.request_ids import current_request_id
 def run_flow(connector, flow: Flow, data, *, account, payment=None, attempt=None, refund=None):
     """Run one flow; the call log is written even when the flow raises.
 
-    Neither the database connection nor the request's running slot is held for the bank's time
-    (``connectors/waiting.py``): flows run outside any transaction, so nothing is held across
-    the call."""
+    Flows run outside any transaction, so the HTTP executor can give the database connection
+    (and the request's running slot) back for the bank's time (``connectors/waiting.py``)."""
     already_logged = len(connector.calls)
     try:
-        with waiting_outside():
-            return connector.call(flow, data)
+        return connector.call(flow, data)
     finally:
         record_calls(connector.calls[already_logged:], account=account, payment=payment, attempt=attempt,
                      refund=refund)

@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from connectors.errors import ConnectorUnavailable, ConnectorUnknownOutcome
 from connectors.masking import mask_headers, mask_text
+from connectors.waiting import waiting_outside
 
 logger = logging.getLogger("pagoflex.connectors.http")
 
@@ -104,26 +105,31 @@ class HttpExecutor:
         connector.calls.append(record)
         started = time.perf_counter()
         try:
-            raw = self.session.request(
-                request.method, request.url, headers=request.headers, data=request.body,
-                timeout=timeout, allow_redirects=False,
-            )
-            body = raw.content
+            # Neither a database connection nor a running slot is held for the bank's time
+            # (connectors/waiting.py); the latency is the bank's, not the wait for a slot after it.
+            with waiting_outside():
+                try:
+                    raw = self.session.request(
+                        request.method, request.url, headers=request.headers, data=request.body,
+                        timeout=timeout, allow_redirects=False,
+                    )
+                    body = raw.content
+                finally:
+                    record.latency_ms = int((time.perf_counter() - started) * 1000)
         except requests.exceptions.ConnectTimeout as exc:
-            raise self._fail(record, started, ConnectorUnavailable("connecting to the connector timed out")) from exc
+            raise self._fail(record, ConnectorUnavailable("connecting to the connector timed out")) from exc
         except requests.exceptions.ReadTimeout as exc:
-            raise self._fail(record, started, ConnectorUnknownOutcome(
+            raise self._fail(record, ConnectorUnknownOutcome(
                 "the connector did not answer in time; the outcome is unknown", code="connector_timeout")) from exc
         except requests.exceptions.ConnectionError as exc:
             if _never_sent(exc):
-                raise self._fail(record, started, ConnectorUnavailable(
+                raise self._fail(record, ConnectorUnavailable(
                     "the connector could not be reached")) from exc
-            raise self._fail(record, started, ConnectorUnknownOutcome(
+            raise self._fail(record, ConnectorUnknownOutcome(
                 "the connection broke after the request was sent; the outcome is unknown")) from exc
         except requests.exceptions.RequestException as exc:
-            raise self._fail(record, started, ConnectorUnknownOutcome(
+            raise self._fail(record, ConnectorUnknownOutcome(
                 f"the connector call failed: {type(exc).__name__}")) from exc
-        record.latency_ms = int((time.perf_counter() - started) * 1000)
         record.status_code = raw.status_code
         record.response_headers = mask_headers(dict(raw.headers), secrets)
         record.response_body = mask_text(body[:MAX_LOGGED_BODY].decode("utf-8", errors="replace"), secrets)
@@ -133,8 +139,7 @@ class HttpExecutor:
                             latency_ms=record.latency_ms)
 
     @staticmethod
-    def _fail(record: ConnectorCallRecord, started: float, error):
-        record.latency_ms = int((time.perf_counter() - started) * 1000)
+    def _fail(record: ConnectorCallRecord, error):
         record.error = f"{error.code}: {error.message}"
         logger.warning("connector call failed: %s %s: %s", record.method, record.url, record.error)
         return error

@@ -4,19 +4,25 @@ other requests of the process need: a database connection and a running slot.
 - **The database connection** goes back to the pool (``DATABASE_POOL_MAX_SIZE`` per process):
   a thread that kept it while a bank answers in hundreds of milliseconds would make the
   database's connection limit, not the CPU, set how many payments are in flight.
-- **The running slot**, when the server bounds them (``REQUESTS_RUNNING_PER_PROCESS`` > 0; off
-  as shipped): at most that many requests of a gunicorn process run Python at once
-  (``RunningSlots``, installed by ``pagoflex/wsgi.py``); the others wait for a slot in the order
-  they asked. A process has 100 threads so that payments can wait on banks
+- **The running slot**, when ``REQUESTS_RUNNING_PER_PROCESS`` is above 0 (off as shipped): each
+  request of the process holds one of that many slots from the moment the WSGI application is
+  called until Django has built its answer (``pagoflex/wsgi.py``), except while it sends to a bank
+  and waits for the answer (the HTTP executor, ``connectors/http.py``) and while it reads its body
+  from the client. Other threads wait for a slot: those back from a wait first, then in the order
+  they arrived. A process has 100 threads so that payments can wait on banks
   (pagoflex/gunicorn.conf.py), not so that 40 of them take turns on the GIL, which is what 128
-  clients with no bank latency make them do (docs/performance.md, "Running slots").
+  clients with no bank latency make them do (docs/performance.md, "Running slots"). What runs
+  outside Django (gunicorn reading the request line and headers, writing the answer) holds no slot.
 
 ``waiting_outside()`` gives both back for the wait and takes a slot again after it (a connection
 is taken again by the next statement). Never inside a transaction: the services' row locks and the
 attempt committed before the call stay exactly as they are, and a thread holding a row lock never
-waits for a slot, so slots and row locks cannot wait on each other. A thread without a slot (a
-Celery task, a management command, the development server, a health probe) gives back only its
-connection.
+waits for a slot, so slots and row locks cannot wait on each other. Nor does a thread wait for a
+slot while it holds a pooled connection. A thread without a slot (a Celery task, a management
+command, a health probe) gives back only its connection.
+
+It lives here, not with the server's configuration in ``pagoflex``, because the HTTP executor
+that waits on banks is the connectors app's, and apps do not import the project package.
 """
 
 from __future__ import annotations
@@ -42,8 +48,9 @@ def release_database_connection() -> None:
 
 
 class RunningSlots:
-    """At most ``size`` threads hold a slot at once; a freed slot is handed to the thread that has
-    waited longest, first in, first out.
+    """At most ``size`` threads hold a slot at once. A freed slot is handed over, never raced for:
+    first to a request coming back from a wait (its bank has answered: finishing it frees its
+    thread and answers its client), then to the request that arrived first.
 
     Not ``threading.Semaphore``: its woken waiter must race for the freed slot with any thread
     arriving at that moment, and on losing waits again at the back of the queue. Under a steady
@@ -57,33 +64,42 @@ class RunningSlots:
         self.size = size
         self._lock = threading.Lock()
         self._free = size
-        self._waiters: collections.deque[threading.Lock] = collections.deque()
+        self._returning: collections.deque[threading.Lock] = collections.deque()
+        self._arriving: collections.deque[threading.Lock] = collections.deque()
         self._held = threading.local()
 
-    def _acquire(self, when: str) -> None:
+    def _acquire(self, line: collections.deque) -> float:
+        """Take a slot, waiting in ``line`` if none is free; the seconds waited."""
         asked = time.monotonic()
         with self._lock:
-            if self._free and not self._waiters:
+            if self._free and not self._returning and not self._arriving:
                 self._free -= 1
-                observe_running_slot_wait(0.0, when=when)
-                return
+                return 0.0
             handed = threading.Lock()
             handed.acquire()
-            self._waiters.append(handed)
+            line.append(handed)
         handed.acquire()  # released by _release: the slot is this thread's
-        observe_running_slot_wait(time.monotonic() - asked, when=when)
+        return time.monotonic() - asked
 
     def _release(self) -> None:
         with self._lock:
-            if self._waiters:
-                self._waiters.popleft().release()
+            line = self._returning or self._arriving
+            if line:
+                line.popleft().release()
             else:
+                if self._free >= self.size:
+                    raise RuntimeError("a running slot was given back twice")
                 self._free += 1
 
     def free(self) -> int:
-        """Slots no thread holds (for tests and metrics)."""
+        """Slots no thread holds (for tests)."""
         with self._lock:
             return self._free
+
+    def waiting_in_line(self) -> int:
+        """Threads waiting for a slot (for tests)."""
+        with self._lock:
+            return len(self._returning) + len(self._arriving)
 
     def held(self) -> bool:
         """Whether this thread holds a slot."""
@@ -92,9 +108,10 @@ class RunningSlots:
     @contextmanager
     def running(self):
         """Hold a slot for the block (a request, from the WSGI call until its answer is built)."""
-        self._acquire("on_arrival")
+        waited = self._acquire(self._arriving)
         self._held.slot = True
         try:
+            observe_running_slot_wait(waited, when="on_arrival")
             yield
         finally:
             self._held.slot = False
@@ -102,8 +119,8 @@ class RunningSlots:
 
     @contextmanager
     def waiting(self):
-        """Give this thread's slot up for the block and take one again after it; nothing when the
-        thread holds none or is inside a transaction."""
+        """Give this thread's slot up for the block and take one again after it, ahead of new
+        arrivals; nothing when the thread holds none or is inside a transaction."""
         if not self.held() or connection.in_atomic_block:
             yield
             return
@@ -112,8 +129,9 @@ class RunningSlots:
         try:
             yield
         finally:
-            self._acquire("after_waiting")
+            waited = self._acquire(self._returning)
             self._held.slot = True
+            observe_running_slot_wait(waited, when="after_waiting")
 
 
 # The process's slots, when the server installed them (pagoflex/wsgi.py); None elsewhere.

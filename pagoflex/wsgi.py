@@ -1,6 +1,7 @@
-"""The WSGI application. Under a server that sets ``REQUESTS_RUNNING_PER_PROCESS`` (the production
-configuration, pagoflex/gunicorn.conf.py), each request holds one of the process's running slots
-while Django builds its answer (``connectors/waiting.py``)."""
+"""The WSGI application. With ``REQUESTS_RUNNING_PER_PROCESS`` above 0 in the environment (off as
+pagoflex/gunicorn.conf.py ships; any server, the development one too, reads it here), each request
+holds one of the process's running slots while Django builds its answer
+(``connectors/waiting.py``)."""
 
 import os
 
@@ -43,14 +44,14 @@ class RunningSlotsApplication:
     are answered without one: a probe or a scrape must answer while the process is busy, and
     their own checks are bounded (pagoflex/health.py)."""
 
-    UNBOUNDED = frozenset({"/healthz", "/readyz", "/metrics"})
+    ANSWERED_WITHOUT_A_SLOT = frozenset({"/healthz", "/readyz", "/metrics"})
 
     def __init__(self, application, slots):
         self.application, self.slots = application, slots
 
     def __call__(self, environ, start_response):
         if (environ.get("REQUEST_METHOD") in ("GET", "HEAD")
-                and (environ.get("PATH_INFO", "").rstrip("/") or "/") in self.UNBOUNDED):
+                and (environ.get("PATH_INFO", "").rstrip("/") or "/") in self.ANSWERED_WITHOUT_A_SLOT):
             return self.application(environ, start_response)
         environ["wsgi.input"] = InputReadOutsideTheSlot(environ["wsgi.input"])
         with self.slots.running():

@@ -1,9 +1,9 @@
 """Running slots (connectors/waiting.py, pagoflex/wsgi.py): at most N requests of a process run at
 once, and a request gives its slot up while it waits on a bank or on its client's body.
 
-The production server end to end (one slot per process, as shipped) is in
-test_production_server.py: eight payments against a bank slow by 1.5 s end together, and a
-payment goes through while slow clients are still sending their bodies."""
+The production server end to end with one slot per process (slots are off as shipped) is in
+test_production_server.py: eight payments against a bank slow by 1.5 s end together, a payment
+goes through while slow clients are still sending their bodies, and the slot waits are counted."""
 
 import io
 import threading
@@ -12,6 +12,7 @@ import pytest
 from django.db import transaction
 
 from connectors import waiting
+from connectors.base import Flow
 from connectors.waiting import RunningSlots, waiting_outside
 from pagoflex.wsgi import RunningSlotsApplication
 
@@ -71,6 +72,14 @@ def test_no_more_than_the_slots_run_at_once():
         thread.join(WAIT)
 
 
+def wait_for_line(slots: RunningSlots, length: int) -> None:
+    for _ in range(int(WAIT / 0.01)):
+        if slots.waiting_in_line() == length:
+            return
+        threading.Event().wait(0.01)
+    assert slots.waiting_in_line() == length
+
+
 def test_a_freed_slot_goes_to_the_request_that_waited_longest_even_when_another_arrives_then():
     slots = RunningSlots(1)
     leave, entered = threading.Event(), threading.Event()
@@ -87,11 +96,7 @@ def test_a_freed_slot_goes_to_the_request_that_waited_longest_even_when_another_
 
     for index, name in enumerate(["first", "second", "third"]):
         threading.Thread(target=ask, args=(name, done[index]), daemon=True).start()
-        for _ in range(int(WAIT / 0.01)):  # queued before the next one asks
-            if len(slots._waiters) == index + 1:
-                break
-            threading.Event().wait(0.01)
-        assert len(slots._waiters) == index + 1
+        wait_for_line(slots, index + 1)  # queued before the next one asks
     leave.set()
     with slots.running():  # arriving as the slot is freed: behind the three, not before them
         with lock:
@@ -99,6 +104,51 @@ def test_a_freed_slot_goes_to_the_request_that_waited_longest_even_when_another_
     assert all(event.wait(WAIT) for event in done)
     holder.join(WAIT)
     assert order == ["first", "second", "third", "late"]
+    assert slots.free() == 1
+
+
+def test_a_request_back_from_its_bank_runs_before_requests_that_arrived_while_it_waited():
+    slots = RunningSlots(1)
+    order, lock = [], threading.Lock()
+    in_bank, bank_answered, back = threading.Event(), threading.Event(), threading.Event()
+
+    def payment():
+        with slots.running():
+            with slots.waiting():
+                in_bank.set()
+                bank_answered.wait(WAIT)
+            with lock:
+                order.append("back from the bank")
+        back.set()
+
+    def arrival(name, done):
+        with slots.running():
+            with lock:
+                order.append(name)
+        done.set()
+
+    threading.Thread(target=payment, daemon=True).start()
+    assert in_bank.wait(WAIT)
+    leave, entered = threading.Event(), threading.Event()
+    holder = holding(slots, entered, leave)  # a request that took the slot the payment gave up
+    assert entered.wait(WAIT)
+    arrived = threading.Event()
+    threading.Thread(target=arrival, args=("arrived while it waited", arrived), daemon=True).start()
+    wait_for_line(slots, 1)
+    bank_answered.set()
+    wait_for_line(slots, 2)  # the payment, back, is in line behind the newcomer
+    leave.set()
+    assert back.wait(WAIT) and arrived.wait(WAIT)
+    holder.join(WAIT)
+    assert order == ["back from the bank", "arrived while it waited"]
+
+
+def test_a_slot_given_back_twice_is_an_error_not_an_extra_slot():
+    slots = RunningSlots(1)
+    with slots.running():
+        pass
+    with pytest.raises(RuntimeError, match="given back twice"):
+        slots._release()
     assert slots.free() == 1
 
 
@@ -204,3 +254,27 @@ def test_probes_and_scrapes_are_answered_without_a_slot(monkeypatch, path):
         leave.set()
         holder.join(WAIT)
     assert answered.wait(WAIT)
+
+
+@pytest.mark.django_db(transaction=True)  # outside a transaction, where bank calls are made
+def test_a_bank_call_made_outside_run_flow_gives_the_slot_up_too(monkeypatch, sandbox_account):
+    """Saving a card calls its connector directly (payments/services/payment_methods.py), not
+    through run_flow: the slot is given up in the HTTP executor every bank call goes through."""
+    slots = RunningSlots(1)
+    monkeypatch.setattr(waiting, "_slots", slots)
+    connector = sandbox_account.build_connector()
+    ran, done = threading.Event(), threading.Event()
+
+    def another_request():
+        with slots.running():
+            ran.set()
+        done.set()
+
+    with slots.running():
+        threading.Thread(target=another_request, daemon=True).start()
+        wait_for_line(slots, 1)
+        connector.call(Flow.CHECK_CONNECTION, None)
+        # The other request took the slot while the bank answered, and gave it back.
+        assert ran.is_set()
+        assert connector.calls[-1].status_code == 200
+    assert done.wait(WAIT)
