@@ -49,8 +49,9 @@ def release_database_connection() -> None:
 
 class RunningSlots:
     """At most ``size`` threads hold a slot at once. A freed slot is handed over, never raced for:
-    first to a request coming back from a wait (its bank has answered: finishing it frees its
-    thread and answers its client), then to the request that arrived first.
+    first to a request coming back from a wait (its bank has answered, or a chunk of its body has
+    arrived: finishing it frees its thread and answers its client), then to the request that
+    arrived first.
 
     Not ``threading.Semaphore``: its woken waiter must race for the freed slot with any thread
     arriving at that moment, and on losing waits again at the back of the queue. Under a steady
@@ -87,7 +88,7 @@ class RunningSlots:
             if line:
                 line.popleft().release()
             else:
-                if self._free >= self.size:
+                if self._free >= self.size:  # a last guard: the context managers pair every give-back
                     raise RuntimeError("a running slot was given back twice")
                 self._free += 1
 
@@ -114,8 +115,9 @@ class RunningSlots:
             observe_running_slot_wait(waited, when="on_arrival")
             yield
         finally:
-            self._held.slot = False
-            self._release()
+            if self._held.slot:  # False only if taking it back after a wait failed
+                self._held.slot = False
+                self._release()
 
     @contextmanager
     def waiting(self):

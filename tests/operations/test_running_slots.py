@@ -7,6 +7,7 @@ goes through while slow clients are still sending their bodies, and the slot wai
 
 import io
 import threading
+import time
 
 import pytest
 from django.db import transaction
@@ -20,11 +21,12 @@ WAIT = 10  # seconds a step that must happen is given; the machine may be busy
 
 
 def holding(slots: RunningSlots, entered: threading.Event, leave: threading.Event):
-    """A thread that takes a slot, says so, and holds it until told to leave."""
+    """A thread that takes a slot, says so, and holds it until told to leave (however long the
+    test takes to say so: a busy machine must not change the order of events)."""
     def run():
         with slots.running():
             entered.set()
-            leave.wait(WAIT)
+            leave.wait()
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
@@ -40,7 +42,7 @@ def test_a_request_waits_for_a_slot_and_gets_the_one_a_waiting_request_gave_up()
             first_in.set()
             with slots.waiting():  # what a bank call does
                 first_waits.set()
-                first_may_go_on.wait(WAIT)
+                first_may_go_on.wait()
             first_back.set()
 
     thread = threading.Thread(target=first, daemon=True)
@@ -116,7 +118,7 @@ def test_a_request_back_from_its_bank_runs_before_requests_that_arrived_while_it
         with slots.running():
             with slots.waiting():
                 in_bank.set()
-                bank_answered.wait(WAIT)
+                bank_answered.wait()
             with lock:
                 order.append("back from the bank")
         back.set()
@@ -278,3 +280,29 @@ def test_a_bank_call_made_outside_run_flow_gives_the_slot_up_too(monkeypatch, sa
         assert ran.is_set()
         assert connector.calls[-1].status_code == 200
     assert done.wait(WAIT)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_call_log_latency_is_the_banks_not_the_wait_for_a_slot_after_it(monkeypatch, sandbox_account):
+    """While the bank answers, another request takes the slot, and keeps it for a second after the
+    call is back in line for it; the call's latency in the log is the bank's time, not that second."""
+    slots = RunningSlots(1)
+    monkeypatch.setattr(waiting, "_slots", slots)
+    connector = sandbox_account.build_connector()
+    took_it, keep_for = threading.Event(), 1.0
+
+    def slow_request():
+        with slots.running():
+            took_it.set()
+            wait_for_line(slots, 1)  # the bank has answered: the call waits for the slot again
+            threading.Event().wait(keep_for)
+
+    with slots.running():
+        threading.Thread(target=slow_request, daemon=True).start()
+        wait_for_line(slots, 1)
+        started = time.monotonic()
+        connector.call(Flow.CHECK_CONNECTION, None)
+        elapsed = time.monotonic() - started
+    assert took_it.is_set()
+    assert elapsed >= keep_for  # the call came back only once the other request gave the slot up
+    assert connector.calls[-1].latency_ms <= (elapsed - keep_for) * 1000
