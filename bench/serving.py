@@ -297,7 +297,7 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, database_url, 
     print(f"  300 ms bank, sync x3 for contrast: {fixed_sync['rps']:.1f}/s, p50 {fixed_sync['p50_ms']:.0f} ms")
     for name, figures in compared.items():
         print(f"  {name} beside the shipped slots={_shipped_running_slots()}: "
-              + ", ".join(f"{label} {value:.2f}" if "ms" not in label else f"{label} {value:+.0f}"
+              + ", ".join(f"{label} {value:+.0f}" if label.startswith("p99") else f"{label} {value:.2f}"
                           for label, value in figures.items()))
     print("\n  targets:")
     for name, target in TARGETS.items():
