@@ -168,7 +168,8 @@ def run_serving(args, *, env: dict, database_url: str, stamp: str, logs: Path) -
                                        base_url_override=bank.base_url)
             account.set_credentials({"api_key": BANK_KEY, "webhook_secret": BANK_SECRET})
             account.save()
-        return _scenarios(args, keys, sync3, production, gevent, candidates, database_url, read_timeout)
+        return _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots, database_url,
+                          read_timeout)
     finally:
         for server in reversed(started):
             server.stop()
@@ -182,7 +183,8 @@ def _shipped_running_slots() -> int:
     return int(found.group(1))
 
 
-def _scenarios(args, keys, sync3, production, gevent, candidates, database_url, read_timeout) -> dict:
+def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots, database_url,
+               read_timeout) -> dict:
     rows: list[dict] = []
     limit = args.max_seconds
     n = args.serving_requests
@@ -296,7 +298,7 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, database_url, 
           f"{tail['others_rps']:.1f}/s, {tail['others_errors']} errors")
     print(f"  300 ms bank, sync x3 for contrast: {fixed_sync['rps']:.1f}/s, p50 {fixed_sync['p50_ms']:.0f} ms")
     for name, figures in compared.items():
-        print(f"  {name} beside the shipped slots={_shipped_running_slots()}: "
+        print(f"  {name} beside the shipped slots={shipped_slots}: "
               + ", ".join(f"{label} {value:+.0f}" if label.startswith("p99") else f"{label} {value:.2f}"
                           for label, value in figures.items()))
     print("\n  targets:")
@@ -315,7 +317,7 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, database_url, 
     return {"rows": rows, "ratios": ratios, "targets": TARGETS, "bank_p99_ms": bank_p99,
             "p99 over bank p99 ms at 50 %": paced_half["p99_ms"] - bank_p99_half, "slowest 1 % at 70 %": slowest,
             "errors_but_hung": errors_without_hangs, "read_timeout_s": read_timeout,
-            "running_slots": {"shipped": _shipped_running_slots(), "candidates": compared}}
+            "running_slots": {"shipped": shipped_slots, "candidates": compared}}
 
 
 def _where_the_slowest_spend_their_time(outcome: dict, bank_ms: dict[str, float]) -> dict:

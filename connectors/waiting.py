@@ -73,7 +73,7 @@ class RunningSlots:
         """Take a slot, waiting in ``line`` if none is free; the seconds waited."""
         asked = time.monotonic()
         with self._lock:
-            if self._free and not self._returning and not self._arriving:
+            if self._free:  # a slot is free only when no one waits: _release hands it over
                 self._free -= 1
                 return 0.0
             handed = threading.Lock()
@@ -145,10 +145,6 @@ def install_running_slots(size: int) -> RunningSlots:
     application is built)."""
     global _slots
     _slots = RunningSlots(size)
-    return _slots
-
-
-def installed_running_slots() -> RunningSlots | None:
     return _slots
 
 

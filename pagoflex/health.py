@@ -197,6 +197,17 @@ def readyz(request):
                         status=200 if ready else 503, headers={"Cache-Control": "no-store"})
 
 
+PROBE_PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+def probe_path(method: str, path_info: str) -> str | None:
+    """Which of ``PROBE_PATHS`` a request asks for (a trailing slash allowed, GET or HEAD only), or
+    None. The one rule for the middleware below and for the WSGI application, which answers
+    probes without a running slot (pagoflex/wsgi.py)."""
+    path = path_info.rstrip("/") or "/"
+    return path if method in ("GET", "HEAD") and path in PROBE_PATHS else None
+
+
 class HealthCheckMiddleware:
     """Answers ``/healthz``, ``/readyz`` and ``/metrics`` (pagoflex/metrics.py, behind its own
     token guard) before any other middleware: probes and scrapes come by IP address in plain HTTP
@@ -206,10 +217,10 @@ class HealthCheckMiddleware:
         from pagoflex.metrics import metrics_view  # here: pagoflex.metrics imports this module
 
         self.get_response = get_response
-        self.paths = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}
+        self.views = dict(zip(PROBE_PATHS, (healthz, readyz, metrics_view), strict=True))
 
     def __call__(self, request):
-        view = self.paths.get(request.path_info.rstrip("/") or "/")
-        if view is not None and request.method in ("GET", "HEAD"):
-            return view(request)
+        path = probe_path(request.method, request.path_info)
+        if path is not None:
+            return self.views[path](request)
         return self.get_response(request)

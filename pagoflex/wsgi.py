@@ -8,6 +8,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 from connectors.waiting import install_running_slots, waiting_outside
+from pagoflex.health import probe_path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pagoflex.settings")
 
@@ -44,14 +45,11 @@ class RunningSlotsApplication:
     are answered without one: a probe or a scrape must answer while the process is busy, and
     their own checks are bounded (pagoflex/health.py)."""
 
-    ANSWERED_WITHOUT_A_SLOT = frozenset({"/healthz", "/readyz", "/metrics"})
-
     def __init__(self, application, slots):
         self.application, self.slots = application, slots
 
     def __call__(self, environ, start_response):
-        if (environ.get("REQUEST_METHOD") in ("GET", "HEAD")
-                and (environ.get("PATH_INFO", "").rstrip("/") or "/") in self.ANSWERED_WITHOUT_A_SLOT):
+        if probe_path(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")) is not None:
             return self.application(environ, start_response)
         environ["wsgi.input"] = InputReadOutsideTheSlot(environ["wsgi.input"])
         with self.slots.running():
@@ -59,6 +57,7 @@ class RunningSlotsApplication:
 
 
 application = get_wsgi_application()
+
 
 _running_per_process = int(os.environ.get("REQUESTS_RUNNING_PER_PROCESS") or 0)
 if _running_per_process > 0:
