@@ -332,9 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["all", "classic", "serving"], default="all",
                         help="classic: the 16-client scenarios; serving: bank latency, hangs and slow clients")
     parser.add_argument("--serving-requests", type=int, default=1500, help="payments per serving scenario")
-    parser.add_argument("--running-slots", default="1",
+    parser.add_argument("--no-latency-rounds", type=int, default=3,
+                        help="rounds of the no-latency scenarios (each server once a round; the median ratio is kept)")
+    parser.add_argument("--running-slots", default="0",
                         help="comma-separated REQUESTS_RUNNING_PER_PROCESS values measured beside the shipped "
-                             "one (0: every thread runs, as shipped)")
+                             "one, 1 (0: every thread runs)")
     parser.add_argument("--database", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pagoflex_bench"))
     args = parser.parse_args(argv)

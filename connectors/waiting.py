@@ -4,7 +4,7 @@ other requests of the process need: a database connection and a running slot.
 - **The database connection** goes back to the pool (``DATABASE_POOL_MAX_SIZE`` per process):
   a thread that kept it while a bank answers in hundreds of milliseconds would make the
   database's connection limit, not the CPU, set how many payments are in flight.
-- **The running slot**, when ``REQUESTS_RUNNING_PER_PROCESS`` is above 0 (off as shipped): each
+- **The running slot**, when ``REQUESTS_RUNNING_PER_PROCESS`` is above 0 (1 as shipped): each
   request of the process holds one of that many slots from the moment the WSGI application is
   called until Django has built its answer (``pagoflex/wsgi.py``), except while it sends to a bank
   and waits for the answer (the HTTP executor, ``connectors/http.py``) and while it reads its body

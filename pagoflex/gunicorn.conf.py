@@ -21,12 +21,14 @@ worker_class = "pagoflex.gunicorn_worker.ThreadWorker"
 # Requests in flight per process: 3 x 100 serve 300 payments waiting on banks at once, enough for
 # 5 % of 100 payments/s hanging to a 30 s read timeout (docs/deployment.md: the thread budget).
 threads = int(os.environ.get("GUNICORN_THREADS", "100"))
-# Requests per process that run Python at once (connectors/waiting.py); with a bound, the other
-# threads wait on banks or clients, or in line for a slot. 0, the default, lets every thread run:
-# one slot per process measured better in some runs and worse in others on a noisy 2-core machine
-# (docs/performance.md, "Running slots"), and a bound makes a request blocked on anything but a
-# bank or a body (a slow query) hold up its process's others.
-os.environ.setdefault("REQUESTS_RUNNING_PER_PROCESS", "0")
+# Requests per process that run Python at once (connectors/waiting.py): the other threads wait
+# on banks or clients, or in line for a slot. With one, a process runs like a sync worker while
+# its hundred threads still wait on banks: without the bound, 128 clients and no bank latency make
+# about 40 threads per process take turns on the GIL, for 10-20 % fewer payments a second, a
+# higher p99 and twice the PostgreSQL connections (docs/performance.md, "Running slots"). The cost:
+# a request blocked on anything but a bank or a body (a slow query) holds up its process's others.
+# 0 lets every thread run.
+os.environ.setdefault("REQUESTS_RUNNING_PER_PROCESS", "1")
 # Database connections per process: workers x this is what PostgreSQL sees (3 x 6 = 18).
 os.environ.setdefault("DATABASE_POOL_MAX_SIZE", os.environ.get("GUNICORN_DB_POOL_SIZE", "6"))
 os.environ.setdefault("DATABASE_POOL_MIN_SIZE", "2")

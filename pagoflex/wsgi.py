@@ -1,7 +1,7 @@
-"""The WSGI application. With ``REQUESTS_RUNNING_PER_PROCESS`` above 0 in the environment (off as
-pagoflex/gunicorn.conf.py ships; any server, the development one too, reads it here), each request
-holds one of the process's running slots while Django builds its answer
-(``connectors/waiting.py``)."""
+"""The WSGI application. With ``REQUESTS_RUNNING_PER_PROCESS`` above 0 in the environment (1 as
+pagoflex/gunicorn.conf.py ships; unset, as under the development server, means no bound; any
+server reads it here), each request holds one of the process's running slots while Django builds
+its answer (``connectors/waiting.py``)."""
 
 import os
 

@@ -1,7 +1,7 @@
 """Running slots (connectors/waiting.py, pagoflex/wsgi.py): at most N requests of a process run at
 once, and a request gives its slot up while it waits on a bank or on its client's body.
 
-The production server end to end with one slot per process (slots are off as shipped) is in
+The production server end to end with one slot per process (as shipped) is in
 test_production_server.py: eight payments against a bank slow by 1.5 s end together, a payment
 goes through while slow clients are still sending their bodies, and the slot waits are counted."""
 
