@@ -332,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["all", "classic", "serving"], default="all",
                         help="classic: the 16-client scenarios; serving: bank latency, hangs and slow clients")
     parser.add_argument("--serving-requests", type=int, default=1500, help="payments per serving scenario")
-    parser.add_argument("--no-latency-rounds", type=int, default=3,
-                        help="rounds of the no-latency scenarios (each server once a round; the median ratio is kept)")
+    parser.add_argument("--closed-loop-rounds", type=int, default=3,
+                        help="rounds of the closed-loop scenarios (each server once a round; the median ratio is kept)")
     parser.add_argument("--running-slots", default="0",
                         help="comma-separated REQUESTS_RUNNING_PER_PROCESS values measured beside the shipped "
                              "one, 1 (0: every thread runs)")
