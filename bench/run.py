@@ -340,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pagoflex_bench"))
     args = parser.parse_args(argv)
+    if args.closed_loop_rounds < 1:
+        parser.error("--closed-loop-rounds must be at least 1")
 
     sys.path.insert(0, str(ROOT))
     env = prepare_environment(args.database)

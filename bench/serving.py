@@ -241,7 +241,9 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots,
                   *((f"{label}, slots={v}", server, f"bench-slots{v}", bank) for v, server in candidates.items()
                     for label, bank in (("no latency", "none"), ("300 ms bank", "fixed")))]
     for round_number in range(1, args.closed_loop_rounds + 1):
-        for label, server, application, bank in contenders:
+        # Each round starts one server further on, so a drift within rounds favours no one.
+        start = (round_number - 1) % len(contenders)
+        for label, server, application, bank in contenders[start:] + contenders[:start]:
             closed[label].append(scenario(f"{label}, round {round_number}", server, application, bank))
     base_sync_rps = statistics.median(row["rps"] for row in closed["no latency, sync x3"])
     base = {"rps": statistics.median(row["rps"] for row in closed["no latency, production"])}

@@ -23,11 +23,12 @@ worker_class = "pagoflex.gunicorn_worker.ThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "100"))
 # Requests per process that run Python at once (connectors/waiting.py): the other threads wait
 # on banks or clients, or in line for a slot. With one, a process runs like a sync worker while
-# its hundred threads still wait on banks: without the bound, 128 clients and no bank latency make
-# about 40 threads per process take turns on the GIL, for 10-20 % fewer payments a second, a
-# higher p99 and twice the PostgreSQL connections (docs/performance.md, "Running slots"). The cost:
-# a request blocked on anything but a bank or a body (a slow query) holds up its process's others.
-# 0 lets every thread run.
+# its hundred threads still wait on banks. Without the bound, 128 clients and no bank latency make
+# about 40 threads per process take turns on the GIL: one slot was ahead of no bound in five of
+# six idle runs (no latency: median x1.14, from x0.89 to x1.19), with a lower p99 and half the
+# PostgreSQL connections (docs/performance.md, "Running slots"). The cost: a request blocked on
+# anything but a bank, a body or DNS (a slow query, a lock) holds up its process's others. Keep
+# N below the pool; processes x N should cover the cores. 0 lets every thread run.
 os.environ.setdefault("REQUESTS_RUNNING_PER_PROCESS", "1")
 # Database connections per process: workers x this is what PostgreSQL sees (3 x 6 = 18).
 os.environ.setdefault("DATABASE_POOL_MAX_SIZE", os.environ.get("GUNICORN_DB_POOL_SIZE", "6"))

@@ -7,7 +7,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from connectors.waiting import install_running_slots, waiting_outside
+from connectors.waiting import install_running_slots, release_database_connection, waiting_outside
 from pagoflex.health import probe_path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pagoflex.settings")
@@ -56,7 +56,26 @@ class RunningSlotsApplication:
             return self.application(environ, start_response)
 
 
-application = get_wsgi_application()
+class ConnectionReturnedBeforeSending:
+    """Gives the request's pooled database connection back once Django has built the answer,
+    before the server writes it. Django itself gives it back at ``response.close()``, after the
+    server has sent the last byte: a client that reads a large answer slowly, or not at all, would
+    hold a connection of the process's small pool (``DATABASE_POOL_MAX_SIZE``) for as long as it
+    likes, and a few such clients would leave the other requests waiting for the pool (503 after
+    ``DATABASE_POOL_TIMEOUT``). A streaming answer that queries while it is sent takes a
+    connection again for that. Without a pool (the development server, the tests) it does
+    nothing."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        response = self.application(environ, start_response)
+        release_database_connection()
+        return response
+
+
+application = ConnectionReturnedBeforeSending(get_wsgi_application())
 
 
 _running_per_process = int(os.environ.get("REQUESTS_RUNNING_PER_PROCESS") or 0)

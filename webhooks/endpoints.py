@@ -7,6 +7,7 @@ import secrets
 
 from django.db import transaction
 
+from connectors.waiting import waiting_outside
 from payments.services.errors import PaymentError
 from webhooks import delivery_http
 from webhooks.models import ALL_EVENTS, EventType, WebhookEndpoint
@@ -33,9 +34,15 @@ def check_url(url: str) -> str:
     """Plain http and loopback or private addresses only where ``WEBHOOK_ALLOW_PRIVATE_URLS``
     allows them (development): in production Pagoflex must not be made to call its own network.
     The rules live with the transport that enforces them again at every delivery
-    (``webhooks/delivery_http.py``)."""
+    (``webhooks/delivery_http.py``).
+
+    The check resolves the URL's host: a wait on DNS, which a merchant can make as long as the
+    resolver's timeout with a name server that never answers. It is waited on like a bank
+    (``connectors/waiting.py``: no database connection, no running slot held), so it must not be
+    called inside a transaction, where the slot would be kept."""
     try:
-        return delivery_http.check_url(url)
+        with waiting_outside():
+            return delivery_http.check_url(url)
     except delivery_http.UrlRefused as exc:
         raise PaymentError(str(exc), code="url_invalid", param="url") from None
 
@@ -44,10 +51,10 @@ def create_endpoint(*, merchant, mode: str, url: str, enabled_events: list[str],
                     description: str = "") -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it with its signing secret (shown to the merchant once)."""
     events = check_events(enabled_events)
-    check_url(url)
     if WebhookEndpoint.objects.filter(merchant=merchant, mode=mode).count() >= MAX_ENDPOINTS_PER_MERCHANT:
         raise PaymentError(f"at most {MAX_ENDPOINTS_PER_MERCHANT} webhook endpoints per mode",
                            code="too_many_endpoints")
+    check_url(url)  # after the cheap refusals: it waits on DNS
     secret = new_signing_secret()
     endpoint = WebhookEndpoint(merchant=merchant, mode=mode, url=url, enabled_events=events, description=description)
     endpoint.set_secret(secret)
@@ -58,10 +65,11 @@ def create_endpoint(*, merchant, mode: str, url: str, enabled_events: list[str],
 def update_endpoint(*, endpoint_pk: int, url: str | None = None, enabled_events: list[str] | None = None,
                     description: str | None = None, disabled: bool | None = None) -> WebhookEndpoint:
     """Change what was given; deliveries already made keep their history."""
+    checked_url = check_url(url) if url is not None else None  # before the row lock: it waits on DNS
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_pk)
-        if url is not None:
-            endpoint.url = check_url(url)
+        if checked_url is not None:
+            endpoint.url = checked_url
         if enabled_events is not None:
             endpoint.enabled_events = check_events(enabled_events)
         if description is not None:

@@ -306,3 +306,47 @@ def test_the_call_log_latency_is_the_banks_not_the_wait_for_a_slot_after_it(monk
     assert took_it.is_set()
     assert elapsed >= keep_for  # the call came back only once the other request gave the slot up
     assert connector.calls[-1].latency_ms <= (elapsed - keep_for) * 1000
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", ["create", "update"])
+def test_a_webhook_url_is_resolved_without_the_slot_and_outside_the_row_lock(monkeypatch, merchant, change):
+    """Checking a webhook endpoint's URL resolves its host: a wait on DNS that a merchant can stretch
+    to the resolver's timeout. It is waited on like a bank: no slot, no transaction."""
+    from webhooks import delivery_http, endpoints
+
+    slots = RunningSlots(1)
+    monkeypatch.setattr(waiting, "_slots", slots)
+    seen = []
+
+    def resolving(url):
+        seen.append({"slot held": slots.held(), "in a transaction": transaction.get_connection().in_atomic_block})
+        return url
+
+    monkeypatch.setattr(delivery_http, "check_url", resolving)
+    with slots.running():
+        endpoint, _ = endpoints.create_endpoint(merchant=merchant, mode="test", url="https://hooks.example.com/a",
+                                                enabled_events=["payment.succeeded"])
+        if change == "update":
+            seen.clear()
+            endpoints.update_endpoint(endpoint_pk=endpoint.pk, url="https://hooks.example.com/b")
+        assert slots.held()
+    assert seen == [{"slot held": False, "in a transaction": False}]
+
+
+def test_the_database_connection_goes_back_before_the_answer_is_sent(monkeypatch):
+    """pagoflex/wsgi.py: a client that reads a large answer slowly must not keep a pooled
+    connection (test_production_server.py shows the pool emptied without it)."""
+    from pagoflex import wsgi
+
+    released = []
+    monkeypatch.setattr(wsgi, "release_database_connection", lambda: released.append("released"))
+
+    def django(environ, start_response):
+        start_response("200 OK", [])
+        return iter([b"a large answer"])
+
+    application = wsgi.ConnectionReturnedBeforeSending(django)
+    answer = application(environ("/v1/payments", method="GET", body=b""), lambda *a: None)
+    assert released == ["released"]  # before a byte of the answer was taken from the iterator
+    assert list(answer) == [b"a large answer"]
