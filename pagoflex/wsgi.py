@@ -62,8 +62,8 @@ class ConnectionReturnedBeforeSending:
     server has sent the last byte: a client that reads a large answer slowly, or not at all, would
     hold a connection of the process's small pool (``DATABASE_POOL_MAX_SIZE``) for as long as it
     likes, and a few such clients would leave the other requests waiting for the pool (503 after
-    ``DATABASE_POOL_TIMEOUT``). A streaming answer that queries while it is sent takes a
-    connection again for that. Without a pool (the development server, the tests) it does
+    ``DATABASE_POOL_TIMEOUT``). A streaming answer keeps its connection until it is sent: its
+    iterator may hold a cursor on it. Without a pool (the development server, the tests) it does
     nothing."""
 
     def __init__(self, application):
@@ -71,7 +71,12 @@ class ConnectionReturnedBeforeSending:
 
     def __call__(self, environ, start_response):
         response = self.application(environ, start_response)
-        release_database_connection()
+        if not getattr(response, "streaming", False):
+            try:
+                release_database_connection()
+            except BaseException:
+                response.close()  # Django's own clean-up, which the server will not reach now
+                raise
         return response
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import secrets
 
 from django.db import transaction
+from django.http import Http404
 
 from connectors.waiting import waiting_outside
+from payments.models import Merchant
 from payments.services.errors import PaymentError
 from webhooks import delivery_http
 from webhooks.models import ALL_EVENTS, EventType, WebhookEndpoint
@@ -51,27 +53,39 @@ def create_endpoint(*, merchant, mode: str, url: str, enabled_events: list[str],
                     description: str = "") -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it with its signing secret (shown to the merchant once)."""
     events = check_events(enabled_events)
-    if WebhookEndpoint.objects.filter(merchant=merchant, mode=mode).count() >= MAX_ENDPOINTS_PER_MERCHANT:
-        raise PaymentError(f"at most {MAX_ENDPOINTS_PER_MERCHANT} webhook endpoints per mode",
-                           code="too_many_endpoints")
+    refuse_past_the_cap(merchant, mode)
     check_url(url)  # after the cheap refusals: it waits on DNS
     secret = new_signing_secret()
     endpoint = WebhookEndpoint(merchant=merchant, mode=mode, url=url, enabled_events=events, description=description)
     endpoint.set_secret(secret)
-    endpoint.save()
+    with transaction.atomic():
+        # Counted again under the merchant's row lock: creates that all passed the first count while
+        # their URLs resolved (a slow name server is the merchant's to choose) are counted one by one.
+        Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
+        refuse_past_the_cap(merchant, mode)
+        endpoint.save()
     return endpoint, secret
+
+
+def refuse_past_the_cap(merchant, mode: str) -> None:
+    if WebhookEndpoint.objects.filter(merchant=merchant, mode=mode).count() >= MAX_ENDPOINTS_PER_MERCHANT:
+        raise PaymentError(f"at most {MAX_ENDPOINTS_PER_MERCHANT} webhook endpoints per mode",
+                           code="too_many_endpoints")
 
 
 def update_endpoint(*, endpoint_pk: int, url: str | None = None, enabled_events: list[str] | None = None,
                     description: str | None = None, disabled: bool | None = None) -> WebhookEndpoint:
     """Change what was given; deliveries already made keep their history."""
+    events = check_events(enabled_events) if enabled_events is not None else None
     checked_url = check_url(url) if url is not None else None  # before the row lock: it waits on DNS
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_pk)
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_pk).first()
+        if endpoint is None:  # deleted while its new URL was checked
+            raise Http404
         if checked_url is not None:
             endpoint.url = checked_url
-        if enabled_events is not None:
-            endpoint.enabled_events = check_events(enabled_events)
+        if events is not None:
+            endpoint.enabled_events = events
         if description is not None:
             endpoint.description = description
         if disabled is not None:

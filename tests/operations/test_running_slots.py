@@ -350,3 +350,18 @@ def test_the_database_connection_goes_back_before_the_answer_is_sent(monkeypatch
     answer = application(environ("/v1/payments", method="GET", body=b""), lambda *a: None)
     assert released == ["released"]  # before a byte of the answer was taken from the iterator
     assert list(answer) == [b"a large answer"]
+
+
+def test_a_streaming_answer_keeps_its_connection_until_it_is_sent(monkeypatch):
+    """Its iterator may read from a cursor on that connection."""
+    from django.http import StreamingHttpResponse
+
+    from pagoflex import wsgi
+
+    released = []
+    monkeypatch.setattr(wsgi, "release_database_connection", lambda: released.append("released"))
+    application = wsgi.ConnectionReturnedBeforeSending(lambda environ, start_response: StreamingHttpResponse(
+        iter([b"row 1", b"row 2"])))
+    answer = application(environ("/admin/export", method="GET", body=b""), lambda *a: None)
+    assert released == []
+    assert b"".join(answer) == b"row 1row 2"
