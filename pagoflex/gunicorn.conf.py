@@ -24,8 +24,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "100"))
 # Requests per process that run Python at once (connectors/waiting.py): the other threads wait
 # on banks or clients, or in line for a slot. With one, a process runs like a sync worker while
 # its hundred threads still wait on banks. Without the bound, 128 clients and no bank latency make
-# about 40 threads per process take turns on the GIL: one slot was ahead of no bound in five of
-# six idle runs (no latency: median x1.14, from x0.89 to x1.19), with a lower p99 and half the
+# about 40 threads per process take turns on the GIL: one slot was ahead of no bound in eight of
+# nine idle runs (no latency: median x1.13, from x0.89 to x1.19), with a lower p99 and half the
 # PostgreSQL connections (docs/performance.md, "Running slots"). The cost: a request blocked on
 # anything but a bank, a body or DNS (a slow query, a lock) holds up its process's others. Keep
 # N below the pool; processes x N should cover the cores. 0 lets every thread run.
