@@ -141,7 +141,7 @@ def gunicorn_production(*, database: str, port: int | None = None, extra_env: di
            "PAGOFLEX_PUBLIC_URL": f"http://127.0.0.1:{port}", "SECURE_SSL_REDIRECT": "False", **(extra_env or {})}
     args = [str(BIN / "gunicorn"), "-c", str(PRODUCTION_CONFIG), "--bind", f"127.0.0.1:{port}"]
     if worker_class:
-        args += ["--worker-class", worker_class] + (["--worker-connections", "1000"] if worker_class == "gevent" else [])
+        args += ["--worker-class", worker_class, "--worker-connections", "1000"]
     return ProcessServer(args, env, f"http://127.0.0.1:{port}", "/healthz", log_path)
 
 

@@ -233,13 +233,12 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots,
     # two closed-loop scenarios a minute apart differ by up to 10-20 % on this shared machine
     # whatever is measured, so a ratio is taken within each round and the median of the rounds is
     # kept. Sync x3 has no 300 ms round: it makes 9/s there (below), a contrast, not a ratio.
-    closed = {label: [] for label in ("no latency, sync x3", "no latency, production", "300 ms bank, production",
-                                      *(f"{bank}, slots={v}" for v in candidates for bank in ("no latency", "300 ms bank")))}
     contenders = [("no latency, sync x3", sync3, "bench-sync3", "none"),
                   ("no latency, production", production, "bench-production", "none"),
                   ("300 ms bank, production", production, "bench-production", "fixed"),
                   *((f"{label}, slots={v}", server, f"bench-slots{v}", bank) for v, server in candidates.items()
                     for label, bank in (("no latency", "none"), ("300 ms bank", "fixed")))]
+    closed = {label: [] for label, *_ in contenders}
     for round_number in range(1, args.closed_loop_rounds + 1):
         # Each round starts one server further on, so a drift within rounds favours no one.
         start = (round_number - 1) % len(contenders)
@@ -251,6 +250,8 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots,
 
     def round_ratios(label: str, against: str) -> list[float]:
         return [mine["rps"] / theirs["rps"] for mine, theirs in zip(closed[label], closed[against], strict=True)]
+    against_sync = round_ratios("no latency, production", "no latency, sync x3")
+    bank_against_none = round_ratios("300 ms bank, production", "no latency, production")
     fixed_sync = scenario("300 ms bank, sync x3", sync3, "bench-sync3", "fixed", count=min(n, 400))
     if gevent is not None:
         scenario("no latency, gevent", gevent, "bench-gevent", "none")
@@ -303,9 +304,8 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots,
                     "none", rate=0.5 * base["rps"], concurrency=CLIENTS, slow=SLOW_CLIENTS)
 
     ratios = {
-        "production / sync x3, no latency": statistics.median(round_ratios("no latency, production",
-                                                                           "no latency, sync x3")),
-        "300 ms bank / no latency": statistics.median(round_ratios("300 ms bank, production", "no latency, production")),
+        "production / sync x3, no latency": statistics.median(against_sync),
+        "300 ms bank / no latency": statistics.median(bank_against_none),
         "long tail + hangs, others / 300 ms bank": tail["others_rps"] / fixed["rps"],
         "max PostgreSQL connections": max(r["peak_postgres_connections"] for r in rows if r["server"] == "production"),
         "max memory MiB": max(r["peak_memory_mib"] for r in rows if r["server"] == "production"),
@@ -322,9 +322,9 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots,
           f"(pending), {tail['hung_settled_by_sync']} settled by a sync afterwards; the others: "
           f"{tail['others_rps']:.1f}/s, {tail['others_errors']} errors")
     print("  closed loop, round by round (the median is kept): production / sync x3 without latency "
-          + ", ".join(f"{ratio:.2f}" for ratio in round_ratios("no latency, production", "no latency, sync x3"))
+          + ", ".join(f"{ratio:.2f}" for ratio in against_sync)
           + "; production, 300 ms bank / no latency "
-          + ", ".join(f"{ratio:.2f}" for ratio in round_ratios("300 ms bank, production", "no latency, production"))
+          + ", ".join(f"{ratio:.2f}" for ratio in bank_against_none)
           + f"; medians: sync x3 {base_sync_rps:.1f}/s, production {base['rps']:.1f}/s, with the 300 ms bank "
           f"{fixed['rps']:.1f}/s")
     print(f"  300 ms bank, sync x3 for contrast: {fixed_sync['rps']:.1f}/s, p50 {fixed_sync['p50_ms']:.0f} ms")

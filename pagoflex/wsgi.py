@@ -82,7 +82,6 @@ class ConnectionReturnedBeforeSending:
 
 application = ConnectionReturnedBeforeSending(get_wsgi_application())
 
-
 _running_per_process = int(os.environ.get("REQUESTS_RUNNING_PER_PROCESS") or 0)
 if _running_per_process > 0:
     application = RunningSlotsApplication(application, install_running_slots(_running_per_process))
