@@ -33,6 +33,14 @@ os.environ.setdefault("REQUESTS_RUNNING_PER_PROCESS", "1")
 # Database connections per process: workers x this is what PostgreSQL sees (3 x 6 = 18).
 os.environ.setdefault("DATABASE_POOL_MAX_SIZE", os.environ.get("GUNICORN_DB_POOL_SIZE", "6"))
 os.environ.setdefault("DATABASE_POOL_MIN_SIZE", "2")
+# Seconds PostgreSQL lets a statement run, and wait for a lock, before it cancels it (the request
+# is answered 503 and rolled back). A request's statements take milliseconds and the services
+# hold row locks for milliseconds (never across a bank call), so only something outside the
+# request's control reaches these: a migration's table lock, a psql session left in a
+# transaction, a runaway query. With one running slot a process waits behind such a request;
+# these bound that wait (docs/deployment.md: "Database time bounds").
+os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", "10")
+os.environ.setdefault("DATABASE_LOCK_TIMEOUT", "3")
 
 # A worker that stops answering its heartbeat for this long is replaced. Longer than the
 # connector read timeout (30 s) plus a connect (5 s): a hung bank is the request's problem, not

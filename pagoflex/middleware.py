@@ -15,19 +15,26 @@
   database connections (a few per process, docs/deployment.md); a client without a good key is
   refused before its body is read. A chunked body is refused (411): Django reads none of it, so
   ``{"amount": 2000}`` on a capture would have been read as no amount at all.
+- ``DatabaseUnavailableAs503``: a view outside the API's own error handler (the admin, the
+  customer's pages, the banks' webhooks) that loses its database mid-request (a failover, or a
+  statement or lock wait past its bound, ``DATABASE_STATEMENT_TIMEOUT``) answers 503 with
+  ``Retry-After``, as the API does, not 500: nothing was half-done (each step commits whole), and
+  a bank retries a webhook it was told to retry.
 """
 
+import logging
 from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError
-from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from rest_framework.exceptions import AuthenticationFailed
 
 from connectors.waiting import release_database_connection
 from payments.api.authentication import ApiKeyAuthentication
-from payments.api.errors import error_body
+from payments.api.errors import DATABASE_UNAVAILABLE_RETRY_AFTER, database_unavailable_body, error_body
 
+logger = logging.getLogger("pagoflex.api")
 MACHINE_PREFIXES = ("/v1/", "/webhooks/")
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -103,6 +110,26 @@ class ApiErrorsAsJson:
             if header in response:
                 json_response[header] = response[header]
         return json_response
+
+
+class DatabaseUnavailableAs503:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        logger.warning("database unavailable in %s: %s", request.path, exception)
+        if request.path_info.startswith(MACHINE_PREFIXES):
+            response = JsonResponse(database_unavailable_body(), status=503)
+        else:
+            response = HttpResponse("The service is briefly unavailable. Please try again in a moment.\n",
+                                    status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = DATABASE_UNAVAILABLE_RETRY_AFTER
+        return response
 
 
 class ReadApiBodyFirst:

@@ -5,6 +5,7 @@ development encryption key. With ``DEBUG=False`` it refuses to start unless the
 secrets it needs are set, and says which variable is missing.
 """
 
+import math
 import os
 from pathlib import Path
 
@@ -85,6 +86,8 @@ MIDDLEWARE = [
     "observability.request_ids.RequestIdMiddleware",
     # Sees every answer under /v1/, Django's own error pages included.
     "pagoflex.middleware.ApiErrorsAsJson",
+    # A view that loses the database (a failover, a statement past its bound) answers 503, not 500.
+    "pagoflex.middleware.DatabaseUnavailableAs503",
     "django.middleware.security.SecurityMiddleware",
     # Before anything reads the body or takes a database connection, so that a slow body never holds one.
     "pagoflex.middleware.ReadApiBodyFirst",
@@ -146,6 +149,20 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+    # Bounds, in seconds, on each statement and on each wait for a lock, set by PostgreSQL on every
+    # connection (libpq's ``options``); 0: none, the default outside the web processes (Celery,
+    # migrations, management commands). pagoflex/gunicorn.conf.py sets them for the web: there a
+    # process runs one request at a time (REQUESTS_RUNNING_PER_PROCESS), so a query stuck behind
+    # a migration's lock or a psql session would stop the whole process. Past a bound the request
+    # is answered 503 ``service_unavailable`` and its transaction rolled back (payments.api.errors).
+    DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=0.0)
+    DATABASE_LOCK_TIMEOUT = env.float("DATABASE_LOCK_TIMEOUT", default=0.0)
+    _bounds = [f"-c {name}={math.ceil(seconds * 1000)}" for name, seconds in
+               (("statement_timeout", DATABASE_STATEMENT_TIMEOUT), ("lock_timeout", DATABASE_LOCK_TIMEOUT))
+               if seconds > 0]
+    if _bounds:
+        _options = DATABASES["default"]["OPTIONS"]
+        _options["options"] = " ".join([_options.get("options", ""), *_bounds]).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -189,12 +206,20 @@ CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="pagoflex"
 # and beat run with no server to install.
 CELERY_DATA_DIR = BASE_DIR / "var" / "celery"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
+REDIS_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeout": 2.0}  # see below
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_DATA_DIR / "queue"),
         "data_folder_out": str(CELERY_DATA_DIR / "queue"),
         "control_folder": str(CELERY_DATA_DIR / "control"),
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport waits forever on a Redis that accepts connections and never answers:
+    # a request publishing a task (payments/enqueue.py) would hold its slot. With these, a publish
+    # gives up after about four times socket_timeout (redis-py tries a command again three times),
+    # and payments/enqueue.py then leaves the broker alone for a while. Above kombu's BRPOP poll
+    # (1 s), which a worker's idle wait must outlast.
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_BROKER_TRANSPORT_OPTIONS
 # Several Pagoflex installs (or test runs) may share one Redis: each consumes its own queue.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="pagoflex")
 # A task is acknowledged when it ends, and redelivered if its worker dies: every task is safe to

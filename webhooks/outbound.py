@@ -29,6 +29,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from connectors.crypto import hmac_sha256_hex
+from payments.enqueue import enqueue_best_effort
 from payments.models import MerchantEvent
 from payments.outbox import events_written
 from payments.services.claims import CLAIM_LEASE, claim_due, sweep, take_claim
@@ -80,10 +81,9 @@ def enqueue_deliveries(delivery_pks: list[int], token: datetime) -> None:
     from webhooks.tasks import deliver_webhook
 
     for pk in delivery_pks:
-        try:
-            deliver_webhook.apply_async(args=[pk, token.isoformat()], retry=False)
-        except Exception as exc:  # the broker is down: the sweep delivers it after FIRST_TRY_GRACE
-            logger.warning("delivery %s not enqueued (%s); the retry sweep will pick it up", pk, exc)
+        # Not enqueued (the broker is down): the retry sweep delivers it after FIRST_TRY_GRACE.
+        enqueue_best_effort(deliver_webhook, [pk, token.isoformat()], what=f"webhook delivery {pk}",
+                            fallback="the retry sweep")
 
 
 # -- delivering ---------------------------------------------------------------------------------

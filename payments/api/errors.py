@@ -29,6 +29,18 @@ def error_body(type_: str, code: str, message: str, param: str | None = None, **
     return {"error": error}
 
 
+# Seconds a client is told to wait after the database was unreachable, or a statement or lock wait
+# ran past its bound (DATABASE_STATEMENT_TIMEOUT, DATABASE_LOCK_TIMEOUT in pagoflex/settings.py).
+DATABASE_UNAVAILABLE_RETRY_AFTER = "1"
+
+
+def database_unavailable_body() -> dict:
+    """503 ``service_unavailable``: the request's transaction was rolled back whole, so a retry
+    with the same ``Idempotency-Key`` is safe and counts once."""
+    return error_body("api_error", "service_unavailable",
+                      "a temporary failure interrupted the request; retry it with the same Idempotency-Key")
+
+
 def _first_validation_error(detail, path: str = "") -> tuple[str, str, str]:
     """(param, code, message) of the first error in a nested DRF ValidationError detail."""
     if isinstance(detail, dict):
@@ -137,8 +149,8 @@ def exception_handler(exc, context):
         # whole, so the merchant may safely retry, and the key makes the retry count once.
         logger.warning("database unavailable in %s: %s", context.get("view").__class__.__name__ if context else "API",
                        exc)
-        return Response(error_body("api_error", "service_unavailable", "a temporary failure interrupted the request; "
-                                   "retry it with the same Idempotency-Key"), status=503, headers={"Retry-After": "1"})
+        return Response(database_unavailable_body(), status=503,
+                        headers={"Retry-After": DATABASE_UNAVAILABLE_RETRY_AFTER})
     logger.exception("unexpected error in %s", context.get("view").__class__.__name__ if context else "API")
     return Response(error_body("api_error", "internal_error", "something went wrong on our side"), status=500)
 

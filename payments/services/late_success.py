@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from connectors.base import Flow
 from connectors.errors import ConnectorError
+from payments.enqueue import enqueue_best_effort
 from payments.models import LateSuccessPolicy, PaymentAttempt, PaymentOperation, Refund
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError
@@ -46,10 +47,8 @@ def enqueue_return(payment_pk: int) -> None:
     """Ask a worker to return it. Best effort: the escalation sweep covers a lost request."""
     from payments.tasks import return_late_success
 
-    try:
-        return_late_success.apply_async(args=[payment_pk], retry=False)
-    except Exception as exc:  # the broker is down
-        logger.warning("late success of payment %s not enqueued (%s); the sweep will return it", payment_pk, exc)
+    enqueue_best_effort(return_late_success, [payment_pk], what=f"returning the late success of payment {payment_pk}",
+                        fallback="the escalation sweep")
 
 
 # -- a late success reported by webhook: the bank's lookup confirms it ----------------------------
@@ -58,10 +57,8 @@ def enqueue_verification(attempt_pk: int) -> None:
     """Ask a worker to verify a reported late success. Best effort: the escalation sweep retries."""
     from payments.tasks import verify_late_success
 
-    try:
-        verify_late_success.apply_async(args=[attempt_pk], retry=False)
-    except Exception as exc:  # the broker is down
-        logger.warning("late success of attempt %s not enqueued (%s); the sweep will verify it", attempt_pk, exc)
+    enqueue_best_effort(verify_late_success, [attempt_pk], what=f"verifying the late success of attempt {attempt_pk}",
+                        fallback="the escalation sweep")
 
 
 def late_success_claims(now=None):

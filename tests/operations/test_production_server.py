@@ -323,3 +323,46 @@ def test_a_malformed_chunked_webhook_is_a_400_not_a_500(production_server, sandb
         + chunks)
     assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
     assert b'"malformed"' in answer
+
+
+def test_a_request_held_by_a_lock_it_cannot_get_is_answered_503_and_retried_safely(
+        production_server, merchant_and_key, sandbox_account):
+    """A session outside Pagoflex (a migration, a psql session left in a transaction) holds the
+    tables' locks. With one running slot, a request waiting on such a lock would stop its whole
+    process: PostgreSQL gives up after DATABASE_LOCK_TIMEOUT (3 s as shipped), the request is
+    answered 503 with nothing half-done, and its retry, once the lock is gone, counts once."""
+    base, key = production_server.base_url, merchant_and_key[1]
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": f"locked-{secrets.token_hex(6)}"}
+    warm = requests.post(f"{base}/v1/payments", json=payment_body(), headers={"Authorization": f"Bearer {key}"},
+                         timeout=30)
+    assert warm.status_code == 201
+    event = {"id": "evt_locked_1", "type": "charge.succeeded",
+             "data": {"object": "charge", "id": "ch_locked", "reference": "pay_locked", "status": "captured",
+                      "amount": 1050, "currency": "EUR"}}
+    webhook_body = json.dumps(event).encode()
+    webhook_headers = {"Content-Type": "application/json",
+                       signature.HEADER: signature.sign(SANDBOX_WEBHOOK_SECRET, webhook_body)}
+    webhook_url = f"{base}/webhooks/sandbox/{sandbox_account.public_id}/"
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k in ("host", "port", "user", "password")},
+                         dbname=connection.settings_dict["NAME"]) as blocker:
+        blocker.execute("LOCK TABLE payments_paymentoperation, webhooks_webhookevent IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        api = requests.post(f"{base}/v1/payments", json=payment_body(), headers=headers, timeout=30)
+        api_seconds = time.monotonic() - started
+        page = requests.get(f"{base}/payments/{warm.json()['id']}/return/", allow_redirects=False, timeout=30)
+        webhook = requests.post(webhook_url, data=webhook_body, headers=webhook_headers, timeout=30)
+        blocker.rollback()
+    assert api.status_code == 503, api.content[:300]
+    assert api.json()["error"]["code"] == "service_unavailable" and api.headers["Retry-After"] == "1"
+    assert 2.5 < api_seconds < 8, f"{api_seconds:.1f} s"  # the lock timeout, not the client's 30 s
+    # Outside the API's own error handler too: the customer's page and the bank's webhook.
+    assert page.status_code == 503 and page.headers["Retry-After"] == "1", page.content[:300]
+    assert page.headers["Content-Type"].startswith("text/plain")
+    assert webhook.status_code == 503 and webhook.json()["error"]["code"] == "service_unavailable"
+
+    retried = requests.post(f"{base}/v1/payments", json=payment_body(), headers=headers, timeout=30)
+    assert retried.status_code == 201, retried.content[:300]
+    assert PaymentOperation.objects.count() == 2  # the warm-up and the retried one, once
+    assert requests.post(webhook_url, data=webhook_body, headers=webhook_headers, timeout=30).status_code in (200, 202)
+    assert WebhookEvent.objects.count() == 1  # the bank's retry was stored

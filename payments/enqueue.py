@@ -1,0 +1,56 @@
+"""Asking a Celery worker to do something now, at best effort, without letting a stuck broker
+hold the request that asks.
+
+Every task a request enqueues (a webhook delivery, a late success to return or verify) is also
+found by a sweep (``webhooks.tasks``, ``payments.tasks``): the enqueue only makes it happen
+sooner, and a lost one costs a delay, never the work. So a broker that fails is not retried
+here: the failure is logged, and for the next ``BROKER_RETRY_AFTER`` seconds this process does
+not ask the broker at all. Without that pause, a Redis that accepts connections and never answers
+would cost every such request the broker's socket timeout (``CELERY_BROKER_TRANSPORT_OPTIONS`` in
+pagoflex/settings.py), and with one running slot per web process (connectors/waiting.py) every
+other request of the process would wait behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+logger = logging.getLogger("pagoflex.jobs")
+BROKER_RETRY_AFTER = 30.0  # seconds without asking the broker after it failed
+
+
+class _BrokerOutage:
+    """When this process last failed to reach the broker (monotonic seconds). Races between
+    threads only make one more or one fewer request try the broker."""
+
+    until = 0.0
+
+    @classmethod
+    def ongoing(cls) -> bool:
+        return time.monotonic() < cls.until
+
+    @classmethod
+    def begin(cls) -> None:
+        cls.until = time.monotonic() + BROKER_RETRY_AFTER
+
+
+def enqueue_best_effort(task, args: list, *, what: str, fallback: str) -> bool:
+    """Publish ``task`` with ``args`` once; True if the broker took it.
+
+    ``what`` names the work in the log ("delivery 12"), ``fallback`` says what does it instead
+    ("the retry sweep"). Never raises for a broker failure: it is logged, and the broker is left
+    alone for ``BROKER_RETRY_AFTER`` seconds.
+    """
+    if _BrokerOutage.ongoing():
+        logger.info("%s not enqueued: the broker failed less than %.0f s ago; %s will do it",
+                    what, BROKER_RETRY_AFTER, fallback)
+        return False
+    try:
+        task.apply_async(args=args, retry=False)
+    except Exception as exc:  # kombu's and redis-py's errors alike: the broker is down or stuck
+        _BrokerOutage.begin()
+        logger.warning("%s not enqueued (%s: %s); the broker is left alone for %.0f s; %s will do it",
+                       what, type(exc).__name__, exc, BROKER_RETRY_AFTER, fallback)
+        return False
+    return True
