@@ -28,13 +28,16 @@ that waits on banks is the connectors app's, and apps do not import the project 
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from contextlib import contextmanager
 
 from django.db import connection
 
-from observability.metrics import observe_running_slot_wait
+from observability.metrics import count_running_slot_kept_in_transaction, observe_running_slot_wait
+
+logger = logging.getLogger("pagoflex.serving")
 
 
 def release_database_connection() -> None:
@@ -123,7 +126,15 @@ class RunningSlots:
     def waiting(self):
         """Give this thread's slot up for the block and take one again after it, ahead of new
         arrivals; nothing when the thread holds none or is inside a transaction."""
-        if not self.held() or connection.in_atomic_block:
+        if not self.held():
+            yield
+            return
+        if connection.in_atomic_block:
+            # Kept: a thread holding a row lock must never wait for a slot. Said, because the
+            # process's other requests now wait out this one's bank or client.
+            count_running_slot_kept_in_transaction()
+            logger.warning("a wait on the outside inside a database transaction keeps its running slot; the "
+                           "process's other requests wait for it", stack_info=True)
             yield
             return
         self._held.slot = False

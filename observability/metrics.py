@@ -35,6 +35,15 @@ RUNNING_SLOT_WAIT = Histogram("pagoflex_running_slot_wait_seconds", "Time a requ
                               "process's running slots (REQUESTS_RUNNING_PER_PROCESS), each time it asked for one.",
                               ["when"], buckets=_API_BUCKETS)
 
+# A wait on the outside (a bank, a body) that kept its running slot, by reason; the one reason,
+# "in_transaction": a thread holding a row lock must never wait for a slot (connectors/waiting.py),
+# so the process's other requests wait the bank's time. The services never call a bank inside a
+# transaction; this counts the code that does. (Labelled: an unlabelled series would open its
+# file at import, before the server has made the multiprocess folder.)
+RUNNING_SLOT_KEPT = Counter("pagoflex_running_slot_kept", "Waits on a bank or a client that kept their running "
+                            "slot, holding up the process's other requests (in_transaction: a bug to fix where it "
+                            "is logged).", ["reason"])
+
 # Every label value is a new series, kept until the process ends. The route is the URL pattern
 # (or "unmatched"); the method and the status come from the client or the view, so anything
 # outside these sets is counted as "other": 300 requests with made-up methods once added 4,800
@@ -75,3 +84,7 @@ def observe_connector_call(*, connector: str, flow: str, status_code: int | None
 
 def observe_running_slot_wait(seconds: float, *, when: str) -> None:
     RUNNING_SLOT_WAIT.labels(when=when).observe(seconds)
+
+
+def count_running_slot_kept_in_transaction() -> None:
+    RUNNING_SLOT_KEPT.labels(reason="in_transaction").inc()

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from django.db import transaction
+from prometheus_client import REGISTRY
 
 from connectors import waiting
 from connectors.base import Flow
@@ -167,8 +168,9 @@ def test_a_thread_without_a_slot_only_gives_its_connection_back():
 
 
 @pytest.mark.django_db(transaction=True)  # the test itself outside any transaction
-def test_inside_a_transaction_the_slot_is_kept_so_a_row_lock_never_waits_for_one():
+def test_inside_a_transaction_the_slot_is_kept_so_a_row_lock_never_waits_for_one(caplog):
     slots = RunningSlots(1)
+    kept_before = REGISTRY.get_sample_value("pagoflex_running_slot_kept_total", {"reason": "in_transaction"}) or 0.0
     with slots.running():
         with transaction.atomic():
             with slots.waiting():
@@ -176,6 +178,11 @@ def test_inside_a_transaction_the_slot_is_kept_so_a_row_lock_never_waits_for_one
         with slots.waiting():
             assert not slots.held() and slots.free() == 1  # given up: another request could take it
         assert slots.held() and slots.free() == 0
+    # Kept, and said: the process's other requests waited this one's wait out.
+    assert REGISTRY.get_sample_value("pagoflex_running_slot_kept_total", {"reason": "in_transaction"}) == kept_before + 1
+    [warning] = [r for r in caplog.records if r.name == "pagoflex.serving"]
+    assert "inside a database transaction keeps its running slot" in warning.getMessage()
+    assert "test_inside_a_transaction" in warning.stack_info  # names the code that did it
 
 
 def test_a_process_needs_at_least_one_slot():
