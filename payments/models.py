@@ -124,6 +124,12 @@ class PaymentOperation(models.Model):
     # The part of ``amount_capturing`` whose capture lost its answer (timeout, reset, 5xx): it
     # stays reserved until the bank's own captured total (sync) says what happened.
     amount_capture_unknown = models.BigIntegerField(default=0)
+    # When the latest capture was reserved, just before it was sent. A capture still counted in
+    # flight (``amount_capturing`` above ``amount_capture_unknown``) after the connector's timeouts
+    # have passed since then lost its answer to Pagoflex itself (the process died, or the database
+    # refused the write that records it): it is then an unknown outcome like any other, settled by
+    # the bank's captured total (payments/services/outcomes.py, ``_reconcile_amounts``).
+    capture_started_at = models.DateTimeField(null=True, blank=True)
     # A void sent to the connector and not yet answered, or answered with an unknown outcome:
     # other cancels and captures are refused (409) until the bank's word (see cancel.py).
     cancelling = models.BooleanField(default=False)

@@ -101,6 +101,12 @@ class PaymentCaptureView(GenericAPIView):
     @idempotent
     def post(self, request, payment_id):
         data = validated(s.PaymentCaptureInput, request)
+        if resumed_resource_id(request):
+            # An interrupted try with this key reserved the capture and may have sent it: ask the
+            # bank what happened, never capture again (a capture still in flight, or lost past the
+            # connector's timeouts, stays reserved until the bank's captured total settles it).
+            payment = selectors.get_payment(request.user, mode_of(request), resumed_resource_id(request))
+            return Response(s.PaymentOutput(services.sync_payment(payment_pk=payment.pk, actor="api")).data)
         payment = services.capture_payment(payment=_payment_ref(request, payment_id), amount=data.get("amount"))
         return Response(s.PaymentOutput(payment).data)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from connectors.base import Flow
 from connectors.errors import ConnectorError, ConnectorUnknownOutcome, IntegrityMismatch
@@ -11,6 +12,7 @@ from payments.models import PaymentOperation
 from payments.selectors import PaymentRef
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError, connector_failure, unexpected_state
+from payments.services.idempotency_scope import forget_sending, remember_sending
 from payments.services.outcomes import (
     Outcome,
     apply_attempt_outcome_locked,
@@ -54,7 +56,11 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
             raise PaymentError(f"amount must be between 1 and the capturable amount {capturable}",
                                code="amount_too_large" if whole and amount > 0 else "amount_invalid", param="amount")
         payment.amount_capturing += amount
-        payment.save(update_fields=["amount_capturing", "updated_at"])
+        payment.capture_started_at = timezone.now()
+        payment.save(update_fields=["amount_capturing", "capture_started_at", "updated_at"])
+        # Committed with the reservation: a retry of this request (same Idempotency-Key) after any
+        # failure from here on asks the bank what happened instead of capturing again.
+        remember_sending(payment)
 
     connector = attempt.connector_account.build_connector()
     data = payment_data_for(payment, attempt)
@@ -108,7 +114,10 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
 
 
 def _release(payment_pk: int, amount: int) -> None:
+    """The bank's answer says the capture did not happen: its reservation goes, and a retry of the
+    request may run it again."""
     with transaction.atomic():
         payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
         payment.amount_capturing = max(payment.amount_capturing - amount, 0)
         payment.save(update_fields=["amount_capturing", "updated_at"])
+        forget_sending()
