@@ -25,12 +25,14 @@
 import logging
 from urllib.parse import unquote_to_bytes
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from rest_framework.exceptions import AuthenticationFailed
 
 from connectors.waiting import release_database_connection
+from observability.request_ids import route_of
 from payments.api.authentication import ApiKeyAuthentication
 from payments.api.errors import DATABASE_UNAVAILABLE_RETRY_AFTER, database_unavailable_body, error_body
 
@@ -120,9 +122,10 @@ class DatabaseUnavailableAs503:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, (OperationalError, InterfaceError)):
-            return None
-        logger.warning("database unavailable in %s: %s", request.path, exception)
+        if settings.DEBUG or not isinstance(exception, (OperationalError, InterfaceError)):
+            return None  # in development, Django's debug page says more (a missing migration, say)
+        # The route, never the raw path: a path can hold anything a client put in it.
+        logger.warning("database unavailable in %s: %s", route_of(request), exception)
         if request.path_info.startswith(MACHINE_PREFIXES):
             response = JsonResponse(database_unavailable_body(), status=503)
         else:

@@ -155,8 +155,20 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # process runs one request at a time (REQUESTS_RUNNING_PER_PROCESS), so a query stuck behind
     # a migration's lock or a psql session would stop the whole process. Past a bound the request
     # is answered 503 ``service_unavailable`` and its transaction rolled back (payments.api.errors).
-    DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=0.0)
-    DATABASE_LOCK_TIMEOUT = env.float("DATABASE_LOCK_TIMEOUT", default=0.0)
+    def _seconds(name: str) -> float:
+        """A bound in seconds: a plain number, 0 for none. Refused, not guessed: django-environ's
+        float would read "500ms" as 500 s."""
+        text = env.str(name, default="0").strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must be a number of seconds (0 for none), not {text!r}") from None
+        if not 0 <= seconds <= 3600:  # also refuses nan and inf
+            raise ImproperlyConfigured(f"{name} must be between 0 (none) and 3600 seconds, not {text!r}")
+        return seconds
+
+    DATABASE_STATEMENT_TIMEOUT = _seconds("DATABASE_STATEMENT_TIMEOUT")
+    DATABASE_LOCK_TIMEOUT = _seconds("DATABASE_LOCK_TIMEOUT")
     _bounds = [f"-c {name}={math.ceil(seconds * 1000)}" for name, seconds in
                (("statement_timeout", DATABASE_STATEMENT_TIMEOUT), ("lock_timeout", DATABASE_LOCK_TIMEOUT))
                if seconds > 0]

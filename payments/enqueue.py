@@ -16,8 +16,16 @@ from __future__ import annotations
 import logging
 import time
 
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
+
 logger = logging.getLogger("pagoflex.jobs")
-BROKER_RETRY_AFTER = 30.0  # seconds without asking the broker after it failed
+# Seconds without asking the broker after it could not be reached. A stuck Redis costs the request
+# that finds it about 8 s (CELERY_BROKER_TRANSPORT_OPTIONS): once a minute per process at most.
+BROKER_RETRY_AFTER = 60.0
+# What a publish raises when the broker cannot be reached: kombu wraps the transport's connection
+# errors in its OperationalError; the rest reach here as redis-py's or the socket's own.
+BROKER_UNREACHABLE = (KombuOperationalError, RedisError, OSError)
 
 
 class _BrokerOutage:
@@ -48,9 +56,12 @@ def enqueue_best_effort(task, args: list, *, what: str, fallback: str) -> bool:
         return False
     try:
         task.apply_async(args=args, retry=False)
-    except Exception as exc:  # kombu's and redis-py's errors alike: the broker is down or stuck
+    except BROKER_UNREACHABLE as exc:  # down, refusing, or stuck past its socket timeout
         _BrokerOutage.begin()
         logger.warning("%s not enqueued (%s: %s); the broker is left alone for %.0f s; %s will do it",
                        what, type(exc).__name__, exc, BROKER_RETRY_AFTER, fallback)
+        return False
+    except Exception:  # a bug (a message that cannot be encoded): the broker itself is fine
+        logger.exception("%s not enqueued; %s will do it", what, fallback)
         return False
     return True

@@ -47,3 +47,15 @@ def test_a_statement_past_its_bound_is_cancelled_by_postgresql(transactional_db,
         assert float(out.stdout.split()[-1]) < 3  # 0.5 s, not the 5 s asked for
     else:
         assert out.stdout.split()[-1] == "bounds-test"  # the URL's own options were kept
+
+
+@pytest.mark.parametrize("value", ["500ms", "-1", "inf"])
+def test_a_bound_that_is_not_plain_seconds_stops_the_process_at_start(value):
+    if connection.vendor != "postgresql":
+        pytest.skip("the bounds apply to PostgreSQL")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pagoflex.settings", "PYTHONPATH": str(REPO),
+           "DATABASE_URL": database_url(connection.settings_dict), "DATABASE_LOCK_TIMEOUT": value}
+    out = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "DATABASE_LOCK_TIMEOUT must be" in out.stderr, out.stderr[-500:]
