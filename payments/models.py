@@ -124,12 +124,6 @@ class PaymentOperation(models.Model):
     # The part of ``amount_capturing`` whose capture lost its answer (timeout, reset, 5xx): it
     # stays reserved until the bank's own captured total (sync) says what happened.
     amount_capture_unknown = models.BigIntegerField(default=0)
-    # When the latest capture was reserved, just before it was sent. A capture still counted in
-    # flight (``amount_capturing`` above ``amount_capture_unknown``) after the connector's timeouts
-    # have passed since then lost its answer to Pagoflex itself (the process died, or the database
-    # refused the write that records it): it is then an unknown outcome like any other, settled by
-    # the bank's captured total (payments/services/outcomes.py, ``_reconcile_amounts``).
-    capture_started_at = models.DateTimeField(null=True, blank=True)
     # A void sent to the connector and not yet answered, or answered with an unknown outcome:
     # other cancels and captures are refused (409) until the bank's word (see cancel.py).
     cancelling = models.BooleanField(default=False)
@@ -313,8 +307,15 @@ class IdempotencyRecord(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True)
     # The answer's JSON body, encrypted (connectors.crypto keyring); "" until completed.
     response_encrypted = models.TextField(blank=True, editable=False)
-    # The public id of what the request created (pay_..., re_..., pm_...), as soon as it exists.
+    # The public id of what the request created (pay_..., re_..., pm_...), as soon as it exists;
+    # or of the payment whose capture it reserved, as soon as the reservation is committed.
     resource_id = models.CharField(max_length=40, blank=True)
+    # A capture's recovery point (minor units, payments/services/capture.py, ``resume_capture``):
+    # the amount it reserved, while still counted in flight (None once it is an unknown outcome or
+    # handed to one), and the payment's captured total when it reserved it. A retry, knowing this
+    # try is over, hands exactly that amount to the bank's captured total.
+    reserved_amount = models.BigIntegerField(null=True, blank=True)
+    captured_before_reservation = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

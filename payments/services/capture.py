@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
 from connectors.base import Flow
 from connectors.errors import ConnectorError, ConnectorUnknownOutcome, IntegrityMismatch
@@ -12,7 +11,12 @@ from payments.models import PaymentOperation
 from payments.selectors import PaymentRef
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError, connector_failure, unexpected_state
-from payments.services.idempotency_scope import forget_sending, remember_sending
+from payments.services.idempotency_scope import (
+    forget_reserved_capture,
+    remember_reserved_capture,
+    reservation_no_longer_in_flight,
+    reserved_capture,
+)
 from payments.services.outcomes import (
     Outcome,
     apply_attempt_outcome_locked,
@@ -23,6 +27,7 @@ from payments.services.outcomes import (
     schedule_sync,
     state_change,
 )
+from payments.services.sync import sync_payment
 from payments.statuses import AttemptStatus, PaymentStatus
 
 CAPTURABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.PARTIALLY_CAPTURED}
@@ -56,11 +61,10 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
             raise PaymentError(f"amount must be between 1 and the capturable amount {capturable}",
                                code="amount_too_large" if whole and amount > 0 else "amount_invalid", param="amount")
         payment.amount_capturing += amount
-        payment.capture_started_at = timezone.now()
-        payment.save(update_fields=["amount_capturing", "capture_started_at", "updated_at"])
+        payment.save(update_fields=["amount_capturing", "updated_at"])
         # Committed with the reservation: a retry of this request (same Idempotency-Key) after any
         # failure from here on asks the bank what happened instead of capturing again.
-        remember_sending(payment)
+        remember_reserved_capture(payment, amount)
 
     connector = attempt.connector_account.build_connector()
     data = payment_data_for(payment, attempt)
@@ -75,6 +79,7 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
             payment, attempt = lock_payment_and_attempt(attempt.pk, account=attempt.connector_account)
             payment.amount_capture_unknown += amount
             payment.save(update_fields=["amount_capture_unknown", "updated_at"])
+            reservation_no_longer_in_flight()  # the bank's captured total settles it now
             if isinstance(exc, IntegrityMismatch):
                 apply_attempt_outcome_locked(payment, attempt, Outcome.from_error(
                     exc, failed_status=AttemptStatus.FAILURE, unknown_status=None), actor=actor)
@@ -113,11 +118,48 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
     return payment
 
 
+def resume_capture(*, payment_pk: int, amount: int | None, actor: str = "api") -> PaymentOperation:
+    """A capture retried with the ``Idempotency-Key`` of a try that failed after reserving its
+    amount (``remember_reserved_capture``): a database error after the bank was called, a lost
+    answer, a process that died. That try is over, so its reservation, if still counted in flight,
+    can only be waiting for an answer that will never come: it is handed to the bank's word (an
+    unknown outcome, settled by the bank's captured total, never by a guess), and the bank is asked.
+
+    Returns the payment when the bank has captured since the reservation (by that try: it is never
+    sent again); runs the capture now when the bank's word is that nothing was captured since (the
+    request changed nothing). Raises ``capture_pending`` (409, retry later) while the bank's word is
+    still awaited (the connector cannot be reached, or another capture is on its way)."""
+    reserved, captured_before = reserved_capture()
+    with transaction.atomic():
+        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
+        if reserved:
+            in_flight = max(payment.amount_capturing - payment.amount_capture_unknown, 0)
+            payment.amount_capture_unknown += min(reserved, in_flight)
+            payment.save(update_fields=["amount_capture_unknown", "updated_at"])
+            reservation_no_longer_in_flight()
+            attempt = payment.latest_attempt
+            if attempt is not None:  # the sweep asks again if this request's sync cannot
+                record_event(payment, "capture_unknown", actor=actor, attempt=attempt,
+                             message=f"a retry of a capture of {reserved} {payment.currency} found its answer lost")
+                schedule_sync(attempt)
+                attempt.save(update_fields=["next_sync_at", "updated_at"])
+    payment = sync_payment(payment_pk=payment_pk, actor=actor)
+    if payment.amount_capture_unknown:
+        raise PaymentError("a capture made with this Idempotency-Key waits for the bank's word on what it captured; "
+                           "retry later", code="capture_pending", type="api_error", http_status=409)
+    if captured_before is None or payment.amount_captured > captured_before:
+        # Captured since the reservation: by that try (or, as well, by another capture at the
+        # same time); either way, not a second time.
+        return payment
+    forget_reserved_capture()
+    return capture_payment(payment_pk=payment_pk, amount=amount, actor=actor)
+
+
 def _release(payment_pk: int, amount: int) -> None:
-    """The bank's answer says the capture did not happen: its reservation goes, and a retry of the
-    request may run it again."""
+    """The bank's word is that the capture did not happen: its reservation goes, and a retry of
+    the request may run it again."""
     with transaction.atomic():
         payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
         payment.amount_capturing = max(payment.amount_capturing - amount, 0)
         payment.save(update_fields=["amount_capturing", "updated_at"])
-        forget_sending()
+        forget_reserved_capture()

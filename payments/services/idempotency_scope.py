@@ -1,11 +1,11 @@
 """The recovery point of a request made with an ``Idempotency-Key``.
 
 A service that creates an object (a payment, a refund, a saved card) calls ``remember_created``
-right after the row exists; one that asks the bank to act on an existing object (a capture) calls
-``remember_sending`` with the reservation it commits before the call. If the request then dies
-(the database connection drops after the bank was called, a statement runs past its bound, the
-answer is lost), the key is not freed: its retry resumes that object (asks the bank what
-happened) instead of creating, or capturing, a second time.
+right after the row exists; a capture calls ``remember_reserved_capture`` with the reservation it
+commits before the bank is called. If the request then dies (the database connection drops after
+the bank was called, a statement runs past its bound, the bank's answer is lost), the key is not
+freed: its retry resumes that object (asks the bank what happened) instead of creating, or
+capturing, a second time.
 """
 
 from contextvars import ContextVar
@@ -24,26 +24,43 @@ def unbind(token) -> None:
 
 def remember_created(obj) -> None:
     """Record on the current idempotency record (if any) the public id of the object just made."""
-    _record_resource(obj.public_id)
+    _update_record(resource_id=obj.public_id)
 
 
-def remember_sending(obj) -> None:
-    """Record on the current idempotency record (if any) the public id of the object the bank is
-    about to be asked to act on (a capture of a payment), in the transaction that commits the
-    request's reservation: from here the bank may act, so a retry of the request must ask the bank
-    what happened (a sync), never send again."""
-    _record_resource(obj.public_id)
+def remember_reserved_capture(payment, amount: int) -> None:
+    """In the transaction that commits a capture's reservation (``amount``, minor units), before
+    ``payment.amount_captured`` changes: the bank may be asked from here on, so a retry of the
+    request must ask the bank what happened, never capture again (``capture.resume_capture``)."""
+    _update_record(resource_id=payment.public_id, reserved_amount=amount,
+                   captured_before_reservation=payment.amount_captured)
 
 
-def forget_sending() -> None:
-    """The bank's answer is known and the request changed nothing (a declined capture, its
-    reservation released): a retry may simply run the request again."""
-    _record_resource("")
+def reserved_capture() -> tuple[int | None, int | None]:
+    """The current request's capture recovery point: (amount still counted in flight, or None;
+    the captured total when it was reserved, or None if there is none)."""
+    from payments.models import IdempotencyRecord
+
+    record_pk = _current_record_pk.get()
+    found = IdempotencyRecord.objects.filter(pk=record_pk).values_list(
+        "reserved_amount", "captured_before_reservation").first() if record_pk is not None else None
+    return found or (None, None)
 
 
-def _record_resource(public_id: str) -> None:
+def reservation_no_longer_in_flight() -> None:
+    """The request's capture reservation is no longer counted in flight (its answer was lost and it
+    is an unknown outcome now, or a retry handed it to the bank's word): never hand it over again."""
+    _update_record(reserved_amount=None)
+
+
+def forget_reserved_capture() -> None:
+    """The bank's word is that the request's capture did not happen (refused, its reservation
+    released): a retry may simply run the request again."""
+    _update_record(resource_id="", reserved_amount=None, captured_before_reservation=None)
+
+
+def _update_record(**fields) -> None:
     from payments.models import IdempotencyRecord
 
     record_pk = _current_record_pk.get()
     if record_pk is not None:
-        IdempotencyRecord.objects.filter(pk=record_pk).update(resource_id=public_id)
+        IdempotencyRecord.objects.filter(pk=record_pk).update(**fields)

@@ -13,7 +13,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
@@ -424,10 +423,6 @@ def _reconcile_amounts(payment, attempt, target: str, outcome: Outcome) -> None:
         payment.amount_authorized = max(payment.amount_authorized, attempt.amount)
     banks_total = _captured_total(attempt, target, outcome)
     in_flight = payment.amount_capturing - payment.amount_capture_unknown
-    if in_flight > 0 and captures_lost_their_answer(payment):
-        # No capture can still be on its way: their answers were lost by Pagoflex, not the bank.
-        payment.amount_capture_unknown = payment.amount_capturing
-        in_flight = 0
     if banks_total is not None and outcome.captured_is_banks_total and in_flight > 0:
         # A capture is on its way and the bank's total may already count it: its own answer
         # will, so the amounts wait for the next sync rather than count it twice.
@@ -439,20 +434,6 @@ def _reconcile_amounts(payment, attempt, target: str, outcome: Outcome) -> None:
             payment.amount_capture_unknown = 0
     payment.amount_capturing = min(payment.amount_capturing,
                                    max(payment.amount_authorized - payment.amount_captured, 0))
-
-
-def in_flight_grace() -> timedelta:
-    """How long a connector call may still be running (connect and read timeouts, and a margin):
-    past it, a call whose answer was never applied was orphaned (its process died mid-call, or the
-    write of its answer failed)."""
-    return timedelta(seconds=settings.CONNECTOR_CONNECT_TIMEOUT + settings.CONNECTOR_READ_TIMEOUT + 30)
-
-
-def captures_lost_their_answer(payment, now=None) -> bool:
-    """Whether the captures still counted in flight all started longer ago than any connector call
-    can run: each reached the bank or not, and only the bank's captured total can say."""
-    started = payment.capture_started_at
-    return started is not None and started <= (now or timezone.now()) - in_flight_grace()
 
 
 def _captured_total(attempt, target: str, outcome: Outcome) -> int | None:

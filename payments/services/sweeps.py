@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors.base import Flow
@@ -20,13 +20,7 @@ from connectors.errors import ConnectorError, FlowNotSupported
 from payments.models import IdempotencyRecord, PaymentAttempt, PaymentOperation, Refund
 from payments.services.claims import CLAIM_LEASE, MAX_BATCHES_PER_RUN, Enqueue, claim_due, sweep, take_claim
 from payments.services.connector_calls import payment_data_for, run_flow
-from payments.services.outcomes import (
-    Outcome,
-    apply_attempt_outcome_locked,
-    in_flight_grace,
-    lock_payment_and_attempt,
-    state_change,
-)
+from payments.services.outcomes import Outcome, apply_attempt_outcome_locked, lock_payment_and_attempt, state_change
 from payments.services.sync import MAX_SYNC_BACKOFF, sync_attempt, sync_refund
 from payments.statuses import AttemptStatus, PaymentStatus, RefundStatus
 
@@ -35,6 +29,12 @@ logger = logging.getLogger("pagoflex.jobs")
 SWEPT_ATTEMPT_STATUSES = (AttemptStatus.STARTED, AttemptStatus.PENDING, AttemptStatus.AUTHENTICATION_PENDING)
 # Settled enough to capture or void, so swept only while a capture or void outcome is unknown.
 UNKNOWN_OUTCOME_ATTEMPT_STATUSES = (AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED)
+
+
+def in_flight_grace() -> timedelta:
+    """How long a connector call may still be running: past it, a ``started`` attempt or a
+    pending refund that was never given a sync time was orphaned (its process died mid-call)."""
+    return timedelta(seconds=settings.CONNECTOR_CONNECT_TIMEOUT + settings.CONNECTOR_READ_TIMEOUT + 30)
 
 
 def make_orphans_due(queryset, now: datetime) -> int:
@@ -57,17 +57,9 @@ def sweep_due_attempts(*, enqueue: Enqueue, now: datetime | None = None, batch_s
     ones orphaned mid-call, and authorized ones whose payment waits for the bank's word on a
     capture or a void whose answer was lost; one task each."""
     size = _batch_size(batch_size)
-    started = now or timezone.now()
-    make_orphans_due(PaymentAttempt.objects.filter(status=AttemptStatus.STARTED), started)
-    # Captures counted in flight past any connector call's time lost their answer to Pagoflex
-    # (a process died, the write of the answer failed): their attempt is synced, as for a lost answer.
-    orphaned_captures = PaymentOperation.objects.filter(amount_capturing__gt=F("amount_capture_unknown"),
-                                                        capture_started_at__lte=started - in_flight_grace())
-    PaymentAttempt.objects.filter(status__in=UNKNOWN_OUTCOME_ATTEMPT_STATUSES, next_sync_at__isnull=True,
-                                  payment_id__in=orphaned_captures.values("pk")).update(next_sync_at=started)
+    make_orphans_due(PaymentAttempt.objects.filter(status=AttemptStatus.STARTED), now or timezone.now())
     # A subquery, not a join: the claim locks attempt rows only.
-    waiting_payments = PaymentOperation.objects.filter(Q(amount_capture_unknown__gt=0) | Q(cancelling=True)
-                                                       | Q(pk__in=orphaned_captures.values("pk")))
+    waiting_payments = PaymentOperation.objects.filter(Q(amount_capture_unknown__gt=0) | Q(cancelling=True))
     queryset = PaymentAttempt.objects.filter(
         Q(status__in=SWEPT_ATTEMPT_STATUSES)
         | Q(status__in=UNKNOWN_OUTCOME_ATTEMPT_STATUSES, payment_id__in=waiting_payments.values("pk")))

@@ -1,22 +1,21 @@
 """A capture retried with its ``Idempotency-Key`` after the first try failed once the capture was
-reserved: the retry asks the bank what happened (a sync) and never sends the capture again, and a
-capture whose answer Pagoflex itself could not record is settled by the bank's captured total once
-the connector's timeouts have passed (the attempt sweep), as a lost answer is.
+reserved (payments/services/capture.py, ``resume_capture``): the retry hands the reservation to
+the bank's word and never sends the capture a second time; it runs the capture only when the bank
+says nothing was captured since the reservation.
 
 Before, the key was freed whenever no object had been created, so the retry that the 503 or 502
-asked for captured a second time: a partial capture of 400 of 1000 left 800 captured at the bank.
+asked for captured a second time (400 of 1000 became 800 at the bank), and a reservation whose
+answer Pagoflex could not record stayed counted in flight for good.
 """
 
 import psycopg
 import pytest
-from django.db import connection
-from django.db.models import F
+from django.db import OperationalError, connection
 
 import payments.services.capture as capture_services
 from connectors.models import ConnectorCall
-from payments.models import IdempotencyRecord, PaymentOperation
+from payments.models import IdempotencyRecord, PaymentAttempt, PaymentOperation
 from payments.services import sweeps
-from payments.services.outcomes import in_flight_grace
 from tests.faults.conftest import needs_postgres
 from tests.helpers import payment_body
 
@@ -33,17 +32,13 @@ def captures_sent() -> int:
     return ConnectorCall.objects.filter(flow="capture").count()
 
 
-def sweep_as_if_the_timeouts_had_passed(payment_id: str) -> list:
-    PaymentOperation.objects.filter(public_id=payment_id).update(
-        capture_started_at=F("capture_started_at") - in_flight_grace())
-    results = []
-    sweeps.sweep_due_attempts(
-        enqueue=lambda pk, token: results.append(sweeps.sync_claimed_attempt(attempt_pk=pk, token=token)))
-    return results
+def amounts(payment_id: str) -> tuple:
+    payment = PaymentOperation.objects.get(public_id=payment_id)
+    return payment.amount_captured, payment.amount_capturing, payment.amount_capture_unknown
 
 
-def test_a_capture_whose_record_failed_is_asked_about_then_settled_never_sent_twice(api, sandbox_account, sandbox,
-                                                                                    monkeypatch):
+def test_a_capture_whose_record_failed_is_settled_by_the_bank_when_retried_never_sent_twice(
+        api, sandbox_account, sandbox, monkeypatch):
     """The bank captures; another session (a migration, psql) holds the payments table, so the
     write that records the capture waits past the lock bound and the request is answered 503."""
     needs_postgres()
@@ -73,25 +68,46 @@ def test_a_capture_whose_record_failed_is_asked_about_then_settled_never_sent_tw
     monkeypatch.setattr(capture_services, "run_flow", real_run_flow)
 
     assert first.status_code == 503 and first.json()["error"]["code"] == "service_unavailable", first.content
-    held = PaymentOperation.objects.get(public_id=payment["id"])
-    assert (held.amount_captured, held.amount_capturing) == (0, 400)  # reserved: the bank may have captured
-    assert IdempotencyRecord.objects.get().state == IdempotencyRecord.State.INTERRUPTED
+    assert amounts(payment["id"]) == (0, 400, 0)  # reserved: the bank may have captured
+    record = IdempotencyRecord.objects.get()
+    assert (record.state, record.reserved_amount, record.captured_before_reservation) == ("interrupted", 400, 0)
 
     retry = api.post(url, {"amount": 400}, format="json", **key)
     assert retry.status_code == 200, retry.content
     assert captures_sent() == 1  # the retry asked the bank; it did not capture again
     charge = sandbox.app.charges[retry.json()["connector_reference"]]
     assert charge["amount_captured"] == 400
-    # Still within the connector's timeouts, the capture could be on its way: it stays reserved.
-    assert retry.json()["amount_capturable"] == 600
+    assert (retry.json()["status"], retry.json()["amount_captured"], retry.json()["amount_capturable"]) == (
+        "partially_captured", 400, 600)
+    assert amounts(payment["id"]) == (400, 0, 0)
+    again = api.post(url, {"amount": 400}, format="json", **key)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == retry.json()
 
-    assert sweep_as_if_the_timeouts_had_passed(payment["id"]) == ["synced"]
-    settled = PaymentOperation.objects.get(public_id=payment["id"])
-    assert (settled.status, settled.amount_captured, settled.amount_capturing, settled.amount_capture_unknown) == (
-        "partially_captured", 400, 0, 0)
     rest = api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="capture-the-rest")
     assert rest.status_code == 200 and rest.json()["status"] == "succeeded", rest.content
     assert charge["amount_captured"] == 1000 and captures_sent() == 2
+
+
+def test_a_capture_that_failed_before_reaching_the_bank_is_made_once_by_its_retry(api, sandbox_account,
+                                                                                 monkeypatch):
+    payment = authorized(api)
+    real_run_flow = capture_services.run_flow
+
+    def database_lost_before_sending(*args, **kwargs):
+        raise OperationalError("the connection to the database was lost")
+
+    monkeypatch.setattr(capture_services, "run_flow", database_lost_before_sending)
+    url, key = f"/v1/payments/{payment['id']}/capture", {"HTTP_IDEMPOTENCY_KEY": "capture-never-sent"}
+    assert api.post(url, {"amount": 400}, format="json", **key).status_code == 503
+    monkeypatch.setattr(capture_services, "run_flow", real_run_flow)
+    assert captures_sent() == 0 and amounts(payment["id"]) == (0, 400, 0)
+
+    retry = api.post(url, {"amount": 400}, format="json", **key)
+    assert retry.status_code == 200, retry.content
+    # The bank's word: nothing captured since the reservation; the retry made the capture, once.
+    assert captures_sent() == 1
+    assert (retry.json()["amount_captured"], retry.json()["amount_capturable"]) == (400, 600)
+    assert amounts(payment["id"]) == (400, 0, 0)
 
 
 def test_a_capture_whose_answer_was_lost_is_asked_about_when_retried_with_its_key(api, sandbox_account, sandbox):
@@ -99,6 +115,12 @@ def test_a_capture_whose_answer_was_lost_is_asked_about_when_retried_with_its_ke
     url, key = f"/v1/payments/{payment['id']}/capture", {"HTTP_IDEMPOTENCY_KEY": "capture-lost-answer"}
     sandbox.app.faults.arm(truncate=True)  # the bank captures, its answer is cut in half
     assert api.post(url, {"amount": 400}, format="json", **key).status_code == 502
+    assert amounts(payment["id"]) == (0, 400, 400)  # an unknown outcome, reserved
+
+    sandbox.app.faults.arm(status=500)  # the retry's sync: the bank cannot answer either
+    pending = api.post(url, {"amount": 400}, format="json", **key)
+    assert pending.status_code == 409 and pending.json()["error"]["code"] == "capture_pending", pending.content
+    assert captures_sent() == 1 and amounts(payment["id"]) == (0, 400, 400)
 
     retry = api.post(url, {"amount": 400}, format="json", **key)
     assert retry.status_code == 200, retry.content
@@ -107,13 +129,40 @@ def test_a_capture_whose_answer_was_lost_is_asked_about_when_retried_with_its_ke
     assert (retry.json()["amount_captured"], retry.json()["amount_capturable"]) == (400, 600)  # the bank's word
 
 
+def test_a_retry_that_finds_the_bank_unreachable_leaves_the_capture_to_the_sweep(api, sandbox_account, sandbox,
+                                                                                  monkeypatch):
+    payment = authorized(api)
+    real_run_flow = capture_services.run_flow
+    answers = []
+
+    def captured_then_database_lost(*args, **kwargs):
+        answers.append(real_run_flow(*args, **kwargs))  # the bank captures and answers
+        raise OperationalError("the connection to the database was lost")
+
+    monkeypatch.setattr(capture_services, "run_flow", captured_then_database_lost)
+    url, key = f"/v1/payments/{payment['id']}/capture", {"HTTP_IDEMPOTENCY_KEY": "capture-settled-by-sweep"}
+    assert api.post(url, {"amount": 400}, format="json", **key).status_code == 503
+    monkeypatch.setattr(capture_services, "run_flow", real_run_flow)
+    sandbox.app.faults.arm(status=500)
+    assert api.post(url, {"amount": 400}, format="json", **key).status_code == 409  # handed over, still unknown
+    assert amounts(payment["id"]) == (0, 400, 400)
+
+    due = PaymentAttempt.objects.get(payment__public_id=payment["id"]).next_sync_at
+    assert due is not None  # the sweep asks the bank again, with or without another retry
+    results = []
+    sweeps.sweep_due_attempts(
+        enqueue=lambda pk, token: results.append(sweeps.sync_claimed_attempt(attempt_pk=pk, token=token)), now=due)
+    assert results == ["synced"]
+    assert amounts(payment["id"]) == (400, 0, 0) and captures_sent() == 1
+
+
 def test_a_capture_the_bank_refused_frees_its_key_so_the_retry_runs_again(api, sandbox_account, sandbox):
     payment = authorized(api)
     url, key = f"/v1/payments/{payment['id']}/capture", {"HTTP_IDEMPOTENCY_KEY": "capture-refused"}
     sandbox.app.faults.arm(status=402)  # a definite refusal: nothing was captured
     refused = api.post(url, {"amount": 400}, format="json", **key)
     assert refused.status_code == 502 and refused.json()["error"]["code"] == "connector_bad_request", refused.content
-    assert PaymentOperation.objects.get(public_id=payment["id"]).amount_capturing == 0
+    assert amounts(payment["id"]) == (0, 0, 0)
 
     retry = api.post(url, {"amount": 400}, format="json", **key)
     assert retry.status_code == 200, retry.content  # run again: nothing had happened at the bank
