@@ -310,12 +310,6 @@ class IdempotencyRecord(models.Model):
     # The public id of what the request created (pay_..., re_..., pm_...), as soon as it exists;
     # or of the payment whose capture it reserved, as soon as the reservation is committed.
     resource_id = models.CharField(max_length=40, blank=True)
-    # A capture's recovery point (minor units, payments/services/capture.py, ``resume_capture``):
-    # the amount it reserved, while still counted in flight (None once it is an unknown outcome or
-    # handed to one), and the payment's captured total when it reserved it. A retry, knowing this
-    # try is over, hands exactly that amount to the bank's captured total.
-    reserved_amount = models.BigIntegerField(null=True, blank=True)
-    captured_before_reservation = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -102,11 +102,10 @@ class PaymentCaptureView(GenericAPIView):
     def post(self, request, payment_id):
         data = validated(s.PaymentCaptureInput, request)
         if resumed_resource_id(request):
-            # An interrupted try with this key reserved the capture and may have sent it: the
-            # bank's word decides, never a second capture (services.capture.resume_capture).
-            payment = selectors.get_payment(request.user, mode_of(request), resumed_resource_id(request))
-            payment = services.resume_capture(payment_pk=payment.pk, amount=data.get("amount"))
-            return Response(s.PaymentOutput(payment).data)
+            # An interrupted try with this key reserved the capture and may have sent it: never a
+            # second capture.
+            raise services.interrupted_capture(selectors.get_payment(request.user, mode_of(request),
+                                                                     resumed_resource_id(request)))
         payment = services.capture_payment(payment=_payment_ref(request, payment_id), amount=data.get("amount"))
         return Response(s.PaymentOutput(payment).data)
 

@@ -11,12 +11,7 @@ from payments.models import PaymentOperation
 from payments.selectors import PaymentRef
 from payments.services.connector_calls import payment_data_for, run_flow
 from payments.services.errors import PaymentError, connector_failure, unexpected_state
-from payments.services.idempotency_scope import (
-    forget_reserved_capture,
-    remember_reserved_capture,
-    reservation_no_longer_in_flight,
-    reserved_capture,
-)
+from payments.services.idempotency_scope import forget_capture_reserved, remember_capture_reserved
 from payments.services.outcomes import (
     Outcome,
     apply_attempt_outcome_locked,
@@ -27,7 +22,6 @@ from payments.services.outcomes import (
     schedule_sync,
     state_change,
 )
-from payments.services.sync import sync_payment
 from payments.statuses import AttemptStatus, PaymentStatus
 
 CAPTURABLE = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.PARTIALLY_CAPTURED}
@@ -64,7 +58,7 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
         payment.save(update_fields=["amount_capturing", "updated_at"])
         # Committed with the reservation: a retry of this request (same Idempotency-Key) after any
         # failure from here on asks the bank what happened instead of capturing again.
-        remember_reserved_capture(payment, amount)
+        remember_capture_reserved(payment)
 
     connector = attempt.connector_account.build_connector()
     data = payment_data_for(payment, attempt)
@@ -79,7 +73,6 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
             payment, attempt = lock_payment_and_attempt(attempt.pk, account=attempt.connector_account)
             payment.amount_capture_unknown += amount
             payment.save(update_fields=["amount_capture_unknown", "updated_at"])
-            reservation_no_longer_in_flight()  # the bank's captured total settles it now
             if isinstance(exc, IntegrityMismatch):
                 apply_attempt_outcome_locked(payment, attempt, Outcome.from_error(
                     exc, failed_status=AttemptStatus.FAILURE, unknown_status=None), actor=actor)
@@ -118,41 +111,22 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
     return payment
 
 
-def resume_capture(*, payment_pk: int, amount: int | None, actor: str = "api") -> PaymentOperation:
-    """A capture retried with the ``Idempotency-Key`` of a try that failed after reserving its
-    amount (``remember_reserved_capture``): a database error after the bank was called, a lost
-    answer, a process that died. That try is over, so its reservation, if still counted in flight,
-    can only be waiting for an answer that will never come: it is handed to the bank's word (an
-    unknown outcome, settled by the bank's captured total, never by a guess), and the bank is asked.
+def interrupted_capture(payment: PaymentOperation) -> PaymentError:
+    """The answer to a capture retried with the ``Idempotency-Key`` of a try that failed after
+    reserving its amount (a database error after the bank was called, a lost answer, a process that
+    died): 409 ``capture_interrupted``, every time. That try may have captured, and nothing here can
+    tell its capture from another of the same payment (a bank reports a captured total), so it is
+    never sent again: the merchant reads the payment (a sync settles a lost answer) and captures any
+    remainder with a new key.
 
-    Returns the payment when the bank has captured since the reservation (by that try: it is never
-    sent again); runs the capture now when the bank's word is that nothing was captured since (the
-    request changed nothing). Raises ``capture_pending`` (409, retry later) while the bank's word is
-    still awaited (the connector cannot be reached, or another capture is on its way)."""
-    reserved, captured_before = reserved_capture()
-    with transaction.atomic():
-        payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
-        if reserved:
-            in_flight = max(payment.amount_capturing - payment.amount_capture_unknown, 0)
-            payment.amount_capture_unknown += min(reserved, in_flight)
-            payment.save(update_fields=["amount_capture_unknown", "updated_at"])
-            reservation_no_longer_in_flight()
-            attempt = payment.latest_attempt
-            if attempt is not None:  # the sweep asks again if this request's sync cannot
-                record_event(payment, "capture_unknown", actor=actor, attempt=attempt,
-                             message=f"a retry of a capture of {reserved} {payment.currency} found its answer lost")
-                schedule_sync(attempt)
-                attempt.save(update_fields=["next_sync_at", "updated_at"])
-    payment = sync_payment(payment_pk=payment_pk, actor=actor)
-    if payment.amount_capture_unknown:
-        raise PaymentError("a capture made with this Idempotency-Key waits for the bank's word on what it captured; "
-                           "retry later", code="capture_pending", type="api_error", http_status=409)
-    if captured_before is None or payment.amount_captured > captured_before:
-        # Captured since the reservation: by that try (or, as well, by another capture at the
-        # same time); either way, not a second time.
-        return payment
-    forget_reserved_capture()
-    return capture_payment(payment_pk=payment_pk, amount=amount, actor=actor)
+    Known limit: a try whose answer reached the bank but not the database (the write that records
+    it failed, the process died) stays counted in flight (``amount_capturing``), and no sync can
+    settle it: a capture object of its own (its state and the bank's reference, synced like a
+    refund) is the way to (docs/deployment.md)."""
+    return PaymentError(
+        f"a capture made with this Idempotency-Key was interrupted after it may have reached the bank; it is "
+        f"never sent again: read the payment (GET /v1/payments/{payment.public_id}?force_sync=true) and capture "
+        f"what remains with a new key", code="capture_interrupted", type="idempotency_error", http_status=409)
 
 
 def _release(payment_pk: int, amount: int) -> None:
@@ -162,4 +136,4 @@ def _release(payment_pk: int, amount: int) -> None:
         payment = PaymentOperation.objects.select_for_update(no_key=True).get(pk=payment_pk)
         payment.amount_capturing = max(payment.amount_capturing - amount, 0)
         payment.save(update_fields=["amount_capturing", "updated_at"])
-        forget_reserved_capture()
+        forget_capture_reserved()

@@ -1,7 +1,7 @@
 """The recovery point of a request made with an ``Idempotency-Key``.
 
 A service that creates an object (a payment, a refund, a saved card) calls ``remember_created``
-right after the row exists; a capture calls ``remember_reserved_capture`` with the reservation it
+right after the row exists; a capture calls ``remember_capture_reserved`` with the reservation it
 commits before the bank is called. If the request then dies (the database connection drops after
 the bank was called, a statement runs past its bound, the bank's answer is lost), the key is not
 freed: its retry resumes that object (asks the bank what happened) instead of creating, or
@@ -27,35 +27,16 @@ def remember_created(obj) -> None:
     _update_record(resource_id=obj.public_id)
 
 
-def remember_reserved_capture(payment, amount: int) -> None:
-    """In the transaction that commits a capture's reservation (``amount``, minor units), before
-    ``payment.amount_captured`` changes: the bank may be asked from here on, so a retry of the
-    request must ask the bank what happened, never capture again (``capture.resume_capture``)."""
-    _update_record(resource_id=payment.public_id, reserved_amount=amount,
-                   captured_before_reservation=payment.amount_captured)
+def remember_capture_reserved(payment) -> None:
+    """In the transaction that commits a capture's reservation: the bank may be asked from here on,
+    so a retry of the request must never capture again (``capture.resume_capture``)."""
+    _update_record(resource_id=payment.public_id)
 
 
-def reserved_capture() -> tuple[int | None, int | None]:
-    """The current request's capture recovery point: (amount still counted in flight, or None;
-    the captured total when it was reserved, or None if there is none)."""
-    from payments.models import IdempotencyRecord
-
-    record_pk = _current_record_pk.get()
-    found = IdempotencyRecord.objects.filter(pk=record_pk).values_list(
-        "reserved_amount", "captured_before_reservation").first() if record_pk is not None else None
-    return found or (None, None)
-
-
-def reservation_no_longer_in_flight() -> None:
-    """The request's capture reservation is no longer counted in flight (its answer was lost and it
-    is an unknown outcome now, or a retry handed it to the bank's word): never hand it over again."""
-    _update_record(reserved_amount=None)
-
-
-def forget_reserved_capture() -> None:
+def forget_capture_reserved() -> None:
     """The bank's word is that the request's capture did not happen (refused, its reservation
     released): a retry may simply run the request again."""
-    _update_record(resource_id="", reserved_amount=None, captured_before_reservation=None)
+    _update_record(resource_id="")
 
 
 def _update_record(**fields) -> None:
