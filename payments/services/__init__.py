@@ -7,5 +7,5 @@ from payments.services.payments import confirm_payment, create_payment
 from payments.services.refunds import create_refund
 from payments.services.sync import sync_attempt, sync_payment, sync_refund
 
-__all__ = ["PaymentError", "cancel_payment", "capture_payment", "confirm_payment", "create_payment", "interrupted_capture",
-           "create_refund", "sync_attempt", "sync_payment", "sync_refund"]
+__all__ = ["PaymentError", "cancel_payment", "capture_payment", "confirm_payment", "create_payment",
+           "create_refund", "interrupted_capture", "sync_attempt", "sync_payment", "sync_refund"]

@@ -57,7 +57,7 @@ def capture_payment(*, payment_pk: int | None = None, payment: PaymentRef | None
         payment.amount_capturing += amount
         payment.save(update_fields=["amount_capturing", "updated_at"])
         # Committed with the reservation: a retry of this request (same Idempotency-Key) after any
-        # failure from here on asks the bank what happened instead of capturing again.
+        # failure from here on is answered 409 instead of capturing again (interrupted_capture).
         remember_capture_reserved(payment)
 
     connector = attempt.connector_account.build_connector()
