@@ -64,9 +64,9 @@ def _no_cache_outage_left_over():
     this process (payments.api.throttling): the next test starts with the limit on."""
     from payments.api import throttling
 
-    throttling._CacheOutage.until = 0.0
+    throttling._cache_outage.until = 0.0
     yield
-    throttling._CacheOutage.until = 0.0
+    throttling._cache_outage.until = 0.0
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,11 @@ other request of the process would wait behind it.
 from __future__ import annotations
 
 import logging
-import time
 
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
+
+from payments.pauses import DependencyPause
 
 logger = logging.getLogger("pagoflex.jobs")
 # Seconds without asking the broker after it could not be reached. A stuck Redis costs the request
@@ -28,19 +29,8 @@ BROKER_RETRY_AFTER = 60.0
 BROKER_UNREACHABLE = (KombuOperationalError, RedisError, OSError)
 
 
-class _BrokerOutage:
-    """When this process last failed to reach the broker (monotonic seconds). Races between
-    threads only make one more or one fewer request try the broker."""
-
-    until = 0.0
-
-    @classmethod
-    def ongoing(cls) -> bool:
-        return time.monotonic() < cls.until
-
-    @classmethod
-    def begin(cls) -> None:
-        cls.until = time.monotonic() + BROKER_RETRY_AFTER
+# This process's pause from an unreachable broker (payments.pauses).
+_broker_outage = DependencyPause()
 
 
 def enqueue_best_effort(task, args: list, *, what: str, fallback: str) -> bool:
@@ -50,14 +40,14 @@ def enqueue_best_effort(task, args: list, *, what: str, fallback: str) -> bool:
     ("the retry sweep"). Never raises for a broker failure: it is logged, and the broker is left
     alone for ``BROKER_RETRY_AFTER`` seconds.
     """
-    if _BrokerOutage.ongoing():
+    if _broker_outage.ongoing():
         logger.info("%s not enqueued: the broker failed less than %.0f s ago; %s will do it",
                     what, BROKER_RETRY_AFTER, fallback)
         return False
     try:
         task.apply_async(args=args, retry=False)
     except BROKER_UNREACHABLE as exc:  # down, refusing, or stuck past its socket timeout
-        _BrokerOutage.begin()
+        _broker_outage.begin(BROKER_RETRY_AFTER)
         logger.warning("%s not enqueued (%s: %s); the broker is left alone for %.0f s; %s will do it",
                        what, type(exc).__name__, exc, BROKER_RETRY_AFTER, fallback)
         return False

@@ -13,41 +13,31 @@ Redis would cut the API's throughput to a pool's worth of requests a second.
 """
 
 import logging
-import time
 
 from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from payments.pauses import DependencyPause
+
 logger = logging.getLogger("pagoflex.api")
 CACHE_RETRY_AFTER = 5.0  # seconds
 
 
-class _CacheOutage:
-    """When this process last found the cache unreachable (monotonic seconds; races between
-    threads only make one more or one fewer request try the cache)."""
-
-    until = 0.0
-
-    @classmethod
-    def ongoing(cls) -> bool:
-        return time.monotonic() < cls.until
-
-    @classmethod
-    def begin(cls) -> None:
-        cls.until = time.monotonic() + CACHE_RETRY_AFTER
+# This process's pause from an unreachable cache (payments.pauses).
+_cache_outage = DependencyPause()
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
     scope = "api_key"
 
     def allow_request(self, request, view):
-        if _CacheOutage.ongoing():
+        if _cache_outage.ongoing():
             return True
         try:
             return super().allow_request(request, view)
         except (RedisError, OSError):
-            _CacheOutage.begin()
+            _cache_outage.begin(CACHE_RETRY_AFTER)
             logger.warning("rate limit not applied for %.0f s: the shared cache cannot be reached", CACHE_RETRY_AFTER,
                            exc_info=True)
             return True

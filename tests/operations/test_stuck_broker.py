@@ -14,7 +14,7 @@ from payments import enqueue
 
 @pytest.fixture
 def outage_forgotten(monkeypatch):
-    monkeypatch.setattr(enqueue._BrokerOutage, "until", 0.0)
+    monkeypatch.setattr(enqueue._broker_outage, "until", 0.0)
     monkeypatch.setattr(enqueue, "BROKER_RETRY_AFTER", 1.0)
 
 
