@@ -30,6 +30,17 @@ threads = int(os.environ.get("GUNICORN_THREADS", "100"))
 # anything but a bank, a body or DNS (a slow query, a lock) holds up its process's others. Keep
 # N below the pool; processes x N should cover the cores. 0 lets every thread run.
 os.environ.setdefault("REQUESTS_RUNNING_PER_PROCESS", "1")
+# Seconds a thread that answered a kept-alive connection waits for that client's next request
+# and serves it itself, instead of handing the connection to the worker's event loop and back
+# (pagoflex/gunicorn_worker.py). 0: gunicorn's own behaviour.
+os.environ.setdefault("GUNICORN_NEXT_REQUEST_WAIT", "1")
+# Seconds a thread runs Python before a thread waiting for the GIL makes it let go (Python's
+# default: 0.005). With one running slot the request holding it is the process's only long runner;
+# the other threads parse headers, write answers and wake from waits, and every forced switch to
+# one of them and back costs both threads' caches. The request still lets go at every statement
+# and every read or write, so a short job waits for the GIL about as long as it waits for the next
+# query to be sent. Measured with the next-request wait above (docs/performance.md).
+GIL_SWITCH_INTERVAL = float(os.environ.get("GIL_SWITCH_INTERVAL", "0.05"))
 # Database connections per process: workers x this is what PostgreSQL sees (3 x 6 = 18).
 os.environ.setdefault("DATABASE_POOL_MAX_SIZE", os.environ.get("GUNICORN_DB_POOL_SIZE", "6"))
 os.environ.setdefault("DATABASE_POOL_MIN_SIZE", "2")
@@ -88,6 +99,12 @@ def on_starting(server):
 
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def post_fork(server, worker):
+    import sys
+
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
 def child_exit(server, worker):

@@ -180,6 +180,41 @@ def test_a_refused_large_body_closes_the_connection_honestly(production_server):
     conn.close()
 
 
+def test_a_kept_alive_connection_is_served_whether_its_next_request_comes_soon_or_late(production_server):
+    """The thread that answered waits up to GUNICORN_NEXT_REQUEST_WAIT (1 s as shipped) for the
+    client's next request (pagoflex/gunicorn_worker.py): one sent at once, two pipelined in one
+    write, and one sent after the wait (by then the event loop holds the connection) are all
+    answered on the same connection."""
+    target = urlsplit(production_server.base_url)
+    with socket.create_connection((target.hostname, target.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+
+        def answer_status() -> int:
+            status = int(reader.readline().split()[1])
+            headers = []
+            while (line := reader.readline().lower()) not in (b"\r\n", b""):
+                headers.append(line)
+            assert b"connection: keep-alive\r\n" in headers, headers
+            if b"transfer-encoding: chunked\r\n" in headers:
+                while size := int(reader.readline(), 16):
+                    reader.read(size + 2)  # the chunk and its CRLF
+                reader.readline()  # the CRLF after the last chunk
+            else:
+                reader.read(next(int(h.split(b":")[1]) for h in headers if h.startswith(b"content-length:")))
+            return status
+
+        probe = f"GET /healthz HTTP/1.1\r\nHost: {target.hostname}\r\n\r\n".encode()
+        sock.sendall(probe)
+        assert answer_status() == 200
+        sock.sendall(probe)  # at once: the same thread serves it
+        assert answer_status() == 200
+        sock.sendall(probe + probe)  # pipelined: the second is already read when the first is answered
+        assert [answer_status(), answer_status()] == [200, 200]
+        time.sleep(1.5)  # past the wait: the connection is back with the event loop
+        sock.sendall(probe)
+        assert answer_status() == 200
+
+
 @EVERY_THREAD_RUNNING
 def test_slow_clients_hold_neither_the_event_loop_nor_a_database_connection(
         production_server, merchant_and_key, sandbox_account):
