@@ -22,7 +22,8 @@ after a fixed 300 ms, and one whose answers follow a long tail (p50 250 ms, p99 
 past Pagoflex's read timeout on 5 % of payments (the bank acts, the answer is lost).
 
 For each scenario: payments/s, p50/p99 (ms), errors, the peak memory (PSS) of all the server's
-processes and the peak number of PostgreSQL connections it held, sampled every 0.2 s.
+processes and the peak number of PostgreSQL connections it held, sampled every 0.2 s, and the
+server's CPU time per answered payment (user + system, all its processes, from /proc).
 """
 
 from __future__ import annotations
@@ -211,9 +212,14 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots,
         for thread in tricklers:
             thread.start()
         time.sleep(1.0 if slow else 0)
+        cpu_before = server.cpu_seconds()
         with Sampler(server, database_url, application) as sampler:
             outcome = load(server.base_url, plan(bank, count), concurrency=concurrency, max_seconds=seconds,
                            rate=rate)
+        # The server's own CPU per answered payment: unlike the rate, it does not move with what
+        # else the machine runs that minute, only with what a payment costs this server.
+        answered = sum(1 for r in outcome["results"] if 200 <= r["status"] < 300)
+        outcome["pagoflex_cpu_ms"] = (server.cpu_seconds() - cpu_before) * 1000 / max(answered, 1)
         stop.set()
         row = summarize(name, outcome, None)
         ok_ids = [r["id"] for r in outcome["results"] if 200 <= r["status"] < 300 and r.get("id")]
@@ -224,7 +230,8 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots,
         row["_ids"] = ok_ids
         rows.append(row)
         print(f"  {name:52} {row['rps']:7.1f}/s p50 {row['p50_ms']:7.1f} p99 {row['p99_ms']:7.1f} err "
-              f"{row['errors']:4} mem {row['peak_memory_mib']:6.0f} MiB pg {row['peak_postgres_connections']:3}",
+              f"{row['errors']:4} mem {row['peak_memory_mib']:6.0f} MiB pg {row['peak_postgres_connections']:3} "
+              f"cpu {row['pagoflex_cpu_ms_per_request']:5.1f} ms",
               flush=True)
         return row
 
@@ -251,6 +258,9 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots,
     def round_ratios(label: str, against: str) -> list[float]:
         return [mine["rps"] / theirs["rps"] for mine, theirs in zip(closed[label], closed[against], strict=True)]
     against_sync = round_ratios("no latency, production", "no latency, sync x3")
+    cpu_against_sync = [mine["pagoflex_cpu_ms_per_request"] / theirs["pagoflex_cpu_ms_per_request"]
+                        for mine, theirs in zip(closed["no latency, production"], closed["no latency, sync x3"],
+                                                strict=True)]
     bank_against_none = round_ratios("300 ms bank, production", "no latency, production")
     fixed_sync = scenario("300 ms bank, sync x3", sync3, "bench-sync3", "fixed", count=min(n, 400))
     if gevent is not None:
@@ -327,6 +337,8 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots,
           + ", ".join(f"{ratio:.2f}" for ratio in bank_against_none)
           + f"; medians: sync x3 {base_sync_rps:.1f}/s, production {base['rps']:.1f}/s, with the 300 ms bank "
           f"{fixed['rps']:.1f}/s")
+    print("  server CPU per payment, production / sync x3 without latency, round by round: "
+          + ", ".join(f"{ratio:.2f}" for ratio in cpu_against_sync) + f" (median {statistics.median(cpu_against_sync):.2f})")
     print(f"  300 ms bank, sync x3 for contrast: {fixed_sync['rps']:.1f}/s, p50 {fixed_sync['p50_ms']:.0f} ms")
     for name, figures in compared.items():
         print(f"  {name} beside the shipped slots={shipped_slots}: "
@@ -349,6 +361,7 @@ def _scenarios(args, keys, sync3, production, gevent, candidates, shipped_slots,
             "p99 over bank p99 ms at 50 %": paced_half["p99_ms"] - bank_p99_half, "slowest 1 % at 70 %": slowest,
             "errors_but_hung": errors_without_hangs, "read_timeout_s": read_timeout,
             "closed_loop_rounds": {label: [row["rps"] for row in rows_] for label, rows_ in closed.items()},
+            "cpu_per_payment_production_over_sync3_by_round": cpu_against_sync,
             "running_slots": {"shipped": shipped_slots, "candidates": compared}}
 
 
