@@ -197,6 +197,10 @@ class ConnectorResponse:
     amount: int | None = None
     currency: str | None = None
     amount_captured: int | None = None
+    # The bank says the payment is captured but not how much (an Authipay pre-auth read alone):
+    # Pagoflex keeps the captured amount it knows, never the whole amount (docs/architecture.md,
+    # unknown outcomes), until an answer with the figure.
+    amount_captured_unknown: bool = False
     connector_metadata: dict = field(default_factory=dict)
     session_token: str = ""
     payment_token: str = ""

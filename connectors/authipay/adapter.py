@@ -239,6 +239,11 @@ class AuthipayConnector(Connector):
                 result.amount_captured = 0
             elif result.status == AttemptStatus.CHARGED and body.get("transactionType") == "SALE":
                 result.amount_captured = result.amount
+            elif result.status in (AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
+                # A pre-auth reads CAPTURED after any capture, of any amount: only the order
+                # inquiry adds them up, and Pagoflex did not know the order (it keeps it from this
+                # answer, for the next sync). Captured, but not "captured in full".
+                result.amount_captured_unknown = True
             return result
         return self._order_result(data, transactions)
 

@@ -63,6 +63,7 @@ class Outcome:
     next_action: dict | None = None
     connector_metadata: dict = field(default_factory=dict)
     amount_captured: int | None = None
+    amount_captured_unknown: bool = False  # captured, by how much not said (ConnectorResponse)
     integrity_mismatch: str = ""
     payment_token: str = ""
     retryable_elsewhere: bool = False
@@ -85,6 +86,7 @@ class Outcome:
             next_action=response.next_action.as_dict() if response.next_action else None,
             connector_metadata=dict(response.connector_metadata),
             amount_captured=response.amount_captured,
+            amount_captured_unknown=response.amount_captured_unknown,
             payment_token=response.payment_token,
             retryable_elsewhere=response.retryable_elsewhere,
         )
@@ -287,6 +289,11 @@ def apply_attempt_outcome_locked(payment, attempt, outcome: Outcome, *, actor: s
         return ApplyResult(changed=True, integrity_mismatch=True)
 
     target = outcome.status
+    if outcome.amount_captured_unknown and target in CAPTURED_ATTEMPT_STATUSES and target != attempt.status:
+        # Captured, by how much the bank did not say: the amounts could not follow the move, and
+        # "captured" is not "captured in full". Nothing moves; the answer's metadata is kept (it
+        # may name where the figure is, Authipay's order) and the attempt is synced again.
+        target = None
     if payment.cancelling and target not in (None, AttemptStatus.STARTED, AttemptStatus.PENDING):
         # The bank's word on the attempt ends a void whose outcome was unknown: voided (the move
         # below cancels the payment) or not voided (the merchant may cancel again).
@@ -436,8 +443,13 @@ def _reconcile_amounts(payment, attempt, target: str, outcome: Outcome) -> None:
                                    max(payment.amount_authorized - payment.amount_captured, 0))
 
 
+CAPTURED_ATTEMPT_STATUSES = (AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED)
+
+
 def _captured_total(attempt, target: str, outcome: Outcome) -> int | None:
     """What the outcome says is captured in all; None when it does not say."""
+    if outcome.amount_captured_unknown:
+        return None
     if outcome.amount_captured is not None and target in (
             AttemptStatus.AUTHORIZED, AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED):
         return outcome.amount_captured

@@ -1,7 +1,8 @@
 """Issue 15: the bank's truth always wins. Each test is one of the issue's failing inputs, played
 with the simulators' own fault switches over loopback HTTP, through the merchant API.
 
-1 Authipay lost capture answer: sync brings the gateway's captured amount, not the authorized one.
+1 Authipay lost capture answer: sync brings the gateway's captured amount, not the authorized one,
+  and without the order's id it assumes nothing until the next sync asks for the order.
 2 Sandbox lost capture answer: the reservation goes when sync brings the bank's word.
 3 Banco X lost refund answer: the webhook, or rsync by our refund id, gives the refund its own id.
 4 Banco X lost ``POST /pay`` answer, webhook suppressed: psync finds the payment by our reference.
@@ -104,6 +105,33 @@ def test_authipay_lost_capture_answer_syncs_to_the_captured_amount_not_the_autho
     assert not Refund.objects.filter(payment__public_id=payment["id"]).exists()
     rest = api.post(f"/v1/payments/{payment['id']}/capture", {"amount": 500}, format="json")
     assert rest.status_code == 200 and rest.json()["amount_captured"] == 2500 == preauth.captured
+
+
+def test_authipay_lost_capture_answer_synced_without_the_order_never_assumes_the_whole_amount(
+        api, authipay_account, authipay_gateway):
+    """A pre-auth reads CAPTURED after any capture, of any amount; only the order inquiry adds the
+    captures up. Without the order's id (an authorize answer that did not give it), the sync
+    asks for the pre-auth itself: it must not take "captured" for "captured in full", or the
+    whole amount would become refundable."""
+    gateway = authipay_gateway[0]
+    payment = create(api, amount=2500, capture_method="manual")
+    attempt = PaymentAttempt.objects.get(payment__public_id=payment["id"])
+    attempt.connector_metadata.pop("order_id")
+    attempt.save(update_fields=["connector_metadata"])
+
+    synced = lost_capture_then_sync(api, gateway.faults, payment["id"], 2000)
+
+    assert gateway.transactions[synced["connector_reference"]].captured == 2000
+    assert synced["amount_captured"] == 0, "the whole amount was assumed captured"
+    assert synced["status"] == "requires_capture", "captured in full was assumed"
+    assert synced["amount_capturable"] == 500, "the lost capture stays reserved until the bank's figure"
+    too_much = api.post("/v1/refunds", {"payment": payment["id"], "amount": 2500}, format="json")
+    assert too_much.status_code == 409, too_much.content  # nothing is refundable before a capture is known
+    assert not Refund.objects.filter(payment__public_id=payment["id"]).exists()
+    # That answer named the order: the next sync asks for it and settles the capture.
+    settled = force_sync(api, payment["id"])
+    assert (settled["status"], settled["amount_captured"], settled["amount_capturable"]) == (
+        "partially_captured", 2000, 500)
 
 
 def test_sandbox_lost_capture_answer_releases_the_reservation_once_synced(api, sandbox_account, sandbox):

@@ -163,6 +163,19 @@ def test_psync_after_a_partial_capture_is_partially_charged(connector):
     assert (synced.status, synced.amount_captured) == ("partially_charged", 250)
 
 
+def test_psync_of_a_captured_pre_auth_without_its_order_does_not_say_how_much(connector):
+    """Without the order's id the sync reads the pre-auth alone, which says CAPTURED after any
+    capture: captured, not captured in full. The answer's order id is kept for the next sync."""
+    data = payment(amount=1000, capture_method="manual")
+    data = after(data, connector.call(Flow.AUTHORIZE, data), amount_to_capture=250)
+    connector.call(Flow.CAPTURE, data)
+    order_id = data.connector_metadata.pop("order_id")
+    synced = connector.call(Flow.PSYNC, data)
+    assert synced.status == "charged"  # the gateway's word for the pre-auth
+    assert (synced.amount_captured, synced.amount_captured_unknown) == (None, True)
+    assert synced.connector_metadata["order_id"] == order_id
+
+
 def test_psync_finds_a_payment_by_attempt_reference_before_its_id_is_known(connector, gateway):
     data = payment()
     connector.call(Flow.AUTHORIZE, data)
