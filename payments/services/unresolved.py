@@ -3,7 +3,9 @@ yet, and their escalation after ``UNRESOLVED_ESCALATE_AFTER`` without an answer.
 
 "Unresolved" means Pagoflex sent the request and does not know what the bank did: an attempt
 ``started`` (the call may still be running, or its process died) or ``pending`` (an unknown
-outcome, an answer still to come), a refund ``pending``. An attempt waiting for the customer
+outcome, an answer still to come), a refund ``pending``, and a capture in doubt (a payment's
+``amount_capture_unknown``: a capture whose answer was lost, held until a sync gives the bank's
+captured total), counted from its last ``capture_unknown`` event. An attempt waiting for the customer
 (``authentication_pending``) is not: its state is known, and it expires on its own.
 
 The sync sweeps keep asking the bank about every one of them (``sweeps.py``, backoff capped at an
@@ -21,10 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from payments import outbox
-from payments.models import PaymentAttempt, Refund
+from payments.models import PaymentAttempt, PaymentEvent, Refund
 from payments.services.outcomes import lock_payment_and_attempt, lock_payment_and_refund, record_event, state_change
 from payments.statuses import AttemptStatus, RefundStatus
 
@@ -40,6 +43,26 @@ def unresolved_attempts():
 
 def unresolved_refunds():
     return Refund.objects.filter(status=RefundStatus.PENDING)
+
+
+# A capture is made on an authorized (or already partly captured) attempt.
+CAPTURE_IN_DOUBT_ATTEMPT_STATUSES = (AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED)
+
+
+def _payment_events(kind: str):
+    return PaymentEvent.objects.filter(payment=OuterRef("payment"), kind=kind)
+
+
+def captures_in_doubt():
+    """Attempts whose payment holds a capture of unknown outcome, annotated with ``in_doubt_since``
+    (its payment's last ``capture_unknown`` event) and ``escalated_since`` (an escalation of the
+    payment at or after that moment, if any)."""
+    since = _payment_events("capture_unknown").order_by("-created_at").values("created_at")[:1]
+    attempts = PaymentAttempt.objects.filter(payment__amount_capture_unknown__gt=0,
+                                             status__in=CAPTURE_IN_DOUBT_ATTEMPT_STATUSES)
+    attempts = attempts.annotate(in_doubt_since=Subquery(since)).filter(in_doubt_since__isnull=False)
+    escalated = _payment_events("escalated").filter(created_at__gte=OuterRef("in_doubt_since"))
+    return attempts.annotate(escalated_since=Subquery(escalated.order_by("created_at").values("created_at")[:1]))
 
 
 @dataclass(frozen=True)
@@ -71,6 +94,7 @@ def unresolved_queue(*, limit: int = 200) -> tuple[list[UnresolvedItem], int]:
     """The oldest ``limit`` unresolved items, oldest first, and how many there are in all."""
     attempts = unresolved_attempts().select_related("payment__merchant").order_by("created_at", "id")
     refunds = unresolved_refunds().select_related("payment__merchant", "attempt").order_by("created_at", "id")
+    captures = captures_in_doubt().select_related("payment__merchant").order_by("in_doubt_since", "id")
     items = [
         UnresolvedItem("payment", a.pk, a.public_id, a.payment_id, a.payment.public_id, a.payment.merchant.name,
                        a.connector, a.status, a.amount, a.currency, a.created_at, _error(a), a.sync_count,
@@ -81,9 +105,15 @@ def unresolved_queue(*, limit: int = 200) -> tuple[list[UnresolvedItem], int]:
                        r.attempt.connector, r.status, r.amount, r.currency, r.created_at, _error(r), r.sync_count,
                        r.next_sync_at, r.escalated_at)
         for r in refunds[:limit]
+    ] + [
+        # Synced like any attempt (kind "payment"); the amount is the capture in doubt.
+        UnresolvedItem("payment", a.pk, a.public_id, a.payment_id, a.payment.public_id, a.payment.merchant.name,
+                       a.connector, "capture_unknown", a.payment.amount_capture_unknown, a.currency,
+                       a.in_doubt_since, _error(a), a.sync_count, a.next_sync_at, a.escalated_since)
+        for a in captures[:limit]
     ]
     items.sort(key=lambda item: (item.created_at, item.kind, item.pk))
-    return items[:limit], attempts.count() + refunds.count()
+    return items[:limit], attempts.count() + refunds.count() + captures.count()
 
 
 def _error(row) -> str:
@@ -109,6 +139,9 @@ def escalate_unresolved(*, now: datetime | None = None, limit: int = MAX_ESCALAT
     due_refunds = unresolved_refunds().filter(created_at__lte=cutoff, escalated_at__isnull=True)
     for pk in list(due_refunds.order_by("created_at", "id").values_list("pk", flat=True)[:limit]):
         escalated += _escalate_refund(pk, now)
+    due_captures = captures_in_doubt().filter(in_doubt_since__lte=cutoff, escalated_since__isnull=True)
+    for pk in list(due_captures.order_by("in_doubt_since", "id").values_list("pk", flat=True)[:limit]):
+        escalated += _escalate_capture(pk, now)
     return escalated
 
 
@@ -146,4 +179,24 @@ def _escalate_refund(refund_pk: int, now: datetime) -> int:
         record_event(payment, "escalated", message=message, actor="escalation", refund=refund)
         outbox.emit_refund_event(refund, outbox.EventType.REFUND_OUTCOME_UNRESOLVED)
     logger.warning("refund %s of payment %s escalated: %s", refund.public_id, payment.public_id, message)
+    return 1
+
+
+def _escalate_capture(attempt_pk: int, now: datetime) -> int:
+    with state_change():
+        payment, attempt = lock_payment_and_attempt(attempt_pk)
+        # Re-read under the locks: a sync may have settled it, or another worker escalated it.
+        current = captures_in_doubt().filter(pk=attempt.pk).values("in_doubt_since", "escalated_since").first()
+        if current is None or current["escalated_since"] is not None:
+            return 0
+        since = current["in_doubt_since"]
+        hours = (now - since).total_seconds() / 3600
+        message = (f"a capture of {payment.amount_capture_unknown} {payment.currency} is in doubt after {hours:.1f} h "
+                   f"and {attempt.sync_count} sync(s): the bank's captured total is still unknown, so it stays "
+                   "reserved and nothing is refundable from it. Check with the bank and sync from the unresolved queue.")
+        record_event(payment, "escalated", message=message, actor="escalation", attempt=attempt)
+        outbox.emit_payment_event(payment, outbox.EventType.PAYMENT_OUTCOME_UNRESOLVED, unresolved={
+            "attempt": attempt.public_id, "since": since.isoformat(), "sync_count": attempt.sync_count,
+            "last_error": attempt.error_code, "capture_in_doubt": payment.amount_capture_unknown})
+    logger.warning("payment %s escalated: %s", payment.public_id, message)
     return 1

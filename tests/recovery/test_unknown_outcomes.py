@@ -22,9 +22,10 @@ from connectors.base import Card
 from connectors.models import ConnectorCall
 from connectors.testing.simulator import SimulatorServer
 from payments import services
-from payments.models import PaymentAttempt, PaymentOperation, Refund
+from payments.models import MerchantEvent, PaymentAttempt, PaymentEvent, PaymentOperation, Refund
 from payments.services import sweeps
 from payments.services.errors import PaymentError
+from payments.services.unresolved import escalate_after, escalate_unresolved, unresolved_queue
 from tests.faults.conftest import needs_postgres, run_together
 from tests.helpers import payment_body
 
@@ -132,6 +133,44 @@ def test_authipay_lost_capture_answer_synced_without_the_order_never_assumes_the
     settled = force_sync(api, payment["id"])
     assert (settled["status"], settled["amount_captured"], settled["amount_capturable"]) == (
         "partially_captured", 2000, 500)
+
+
+def test_a_capture_whose_figure_never_comes_is_escalated_once_and_listed_for_staff(
+        api, authipay_account, authipay_gateway):
+    """The gateway names the order nowhere, so no sync can ever give the captured total: the
+    capture stays in doubt (nothing assumed), the sweep keeps asking, and past
+    UNRESOLVED_ESCALATE_AFTER staff and the merchant are told once, like any unknown outcome."""
+    gateway = authipay_gateway[0]
+    payment = create(api, amount=2500, capture_method="manual")
+    attempt = PaymentAttempt.objects.get(payment__public_id=payment["id"])
+    attempt.connector_metadata.pop("order_id")
+    attempt.save(update_fields=["connector_metadata"])
+    gateway.transactions[attempt.connector_reference].order_id = ""  # in no answer of the gateway either
+    synced = lost_capture_then_sync(api, gateway.faults, payment["id"], 2000)
+    assert (synced["amount_captured"], synced["amount_capturable"]) == (0, 500)
+
+    attempt.refresh_from_db()
+    now = attempt.next_sync_at
+    for _ in range(5):  # the sweep keeps asking, and learns nothing new
+        assert sweeps.sweep_due_attempts(enqueue=lambda pk, token: sweeps.sync_claimed_attempt(
+            attempt_pk=pk, token=token), now=now) == 1
+        attempt.refresh_from_db()
+        now = attempt.next_sync_at + timedelta(seconds=1)
+    stored = PaymentOperation.objects.get(public_id=payment["id"])
+    assert (stored.amount_captured, stored.amount_capture_unknown) == (0, 2000)
+
+    assert escalate_unresolved(now=timezone.now()) == 0  # not yet past UNRESOLVED_ESCALATE_AFTER
+    listed = [item for item in unresolved_queue()[0] if item.payment_pk == stored.pk]
+    assert [(item.kind, item.pk, item.status, item.amount) for item in listed] == [
+        ("payment", attempt.pk, "capture_unknown", 2000)]
+    later = timezone.now() + escalate_after() + timedelta(seconds=1)
+    assert escalate_unresolved(now=later) == 1
+    assert escalate_unresolved(now=later) == 0  # once
+    escalation = PaymentEvent.objects.get(payment=stored, kind="escalated")
+    assert "capture of 2000 EUR is in doubt" in escalation.message
+    told = MerchantEvent.objects.get(payment=stored, type="payment.outcome_unresolved")
+    assert told.data["unresolved"]["capture_in_doubt"] == 2000
+    assert unresolved_queue()[0][0].escalated_at is not None
 
 
 def test_sandbox_lost_capture_answer_releases_the_reservation_once_synced(api, sandbox_account, sandbox):
