@@ -15,8 +15,9 @@ import os
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # One process per core, plus one so a core never idles while a process collects garbage.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
-# gunicorn's gthread worker, but a refused slow client is let go by its own thread, not by the
-# event loop every connection of the process waits on (pagoflex/gunicorn_worker.py).
+# gunicorn's gthread worker, but a kept-alive client's next request is served by the thread that
+# answered the last one, and a refused slow client is let go by its own thread, not by the event
+# loop every connection of the process waits on (pagoflex/gunicorn_worker.py).
 worker_class = "pagoflex.gunicorn_worker.ThreadWorker"
 # Requests in flight per process: 3 x 100 serve 300 payments waiting on banks at once, enough for
 # 5 % of 100 payments/s hanging to a 30 s read timeout (docs/deployment.md: the thread budget).

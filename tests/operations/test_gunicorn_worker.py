@@ -27,7 +27,8 @@ def worker(*, wait: float, threads: int = 4, busy: int = 1) -> ThreadWorker:
     """A worker with what the rule reads set, without gunicorn's arbiter around it."""
     made = ThreadWorker.__new__(ThreadWorker)
     made.next_request_wait, made.alive, made.cfg = wait, True, SimpleNamespace(threads=threads)
-    made._busy_threads, made._busy_lock = busy, threading.Lock()
+    made._busy_threads, made._busy_lock, made._crowded = busy, threading.Lock(), False
+    made._crowded_read, made._crowded_write = os.pipe()
     return made
 
 
@@ -66,12 +67,46 @@ def test_no_wait_when_it_is_off_the_worker_stops_or_threads_are_scarce(sockets):
     assert time.monotonic() - started < 0.2  # decided at once, not after the wait
 
 
+def test_waiting_threads_give_their_connections_back_when_the_process_fills_up(sockets):
+    """The event loop counts every connection it hands to the pool; past the share it wakes the
+    threads that only wait, so new work never waits for them (and stops once there is room)."""
+    conn, client = sockets
+    waiting = worker(wait=5.0, threads=4, busy=1)
+    answers = []
+    waiter = threading.Thread(target=lambda: answers.append(waiting.next_request_arrives(conn)))
+    started = time.monotonic()
+    waiter.start()
+    time.sleep(0.2)
+    waiting._busy_threads = 4  # three more connections handed to the pool meanwhile
+    waiting._note_crowding()
+    waiter.join(2)
+    assert answers == [False] and time.monotonic() - started < 1.5
+    assert waiting.next_request_arrives(conn) is False  # crowded: no new wait starts
+    waiting._busy_threads = 1
+    waiting._note_crowding()  # room again: the loop empties the pipe
+    client.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+    assert waiting.next_request_arrives(conn) is True
+
+
+def test_a_stopping_worker_wakes_its_waiting_threads(sockets):
+    conn, _ = sockets
+    stopping = worker(wait=5.0, busy=1)
+    stopping.alive = False
+    stopping._note_crowding()
+    stopping.alive = True  # only the pipe is left to stop the wait
+    started = time.monotonic()
+    assert stopping.next_request_arrives(conn) is False
+    assert time.monotonic() - started < 0.5
+
+
 def test_bytes_already_read_are_the_next_request_without_waiting(sockets):
     conn, _ = sockets
     conn.parser.unreader.buf.write(b"GET /healthz HTTP/1.1\r\n\r\n")  # pipelined behind the last one
     started = time.monotonic()
-    assert worker(wait=5.0, busy=4).next_request_arrives(conn) is True
+    assert worker(wait=5.0, threads=4, busy=3).next_request_arrives(conn) is True
     assert time.monotonic() - started < 0.2
+    # A busy process sends even a pipelined request back in line (the event loop re-queues it).
+    assert worker(wait=5.0, threads=4, busy=4).next_request_arrives(conn) is False
 
 
 def test_a_client_that_closed_is_closed_here(sockets):
@@ -92,7 +127,7 @@ def test_handle_serves_each_request_in_turn_then_gives_the_connection_back(socke
     client.sendall(b"one")
     sending_later = threading.Timer(0.2, client.sendall, args=(b"two",))
     sending_later.start()
-    serving = worker(wait=1.0, busy=0)
+    serving = worker(wait=1.0, busy=1)  # counted when the event loop handed it the connection
     started = time.monotonic()
     assert serving.handle(conn) is True  # kept alive: the event loop waits for the third
     assert served == [b"one", b"two"]
@@ -105,7 +140,7 @@ def test_a_connection_to_close_is_closed_by_its_thread_without_waiting(sockets, 
     monkeypatch.setattr(gthread.ThreadWorker, "handle", lambda self, conn: False)
     closed = []
     conn.close = lambda graceful=False: closed.append(graceful)
-    serving = worker(wait=5.0, busy=0)
+    serving = worker(wait=5.0, busy=1)
     started = time.monotonic()
     assert serving.handle(conn) is False
     assert closed == [True] and conn.closed_by_its_thread
