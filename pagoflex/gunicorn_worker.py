@@ -73,12 +73,12 @@ class ThreadWorker(gthread.ThreadWorker):
             keep_alive = super().handle(conn)
             while keep_alive is True and self.next_request_arrives(conn):
                 keep_alive = super().handle(conn)
+            if keep_alive is False:  # gunicorn's every "close this connection" path returns False
+                conn.close(graceful=True)  # up to 2 s: counted busy, like any work of a thread
+                conn.closed_by_its_thread = True
         finally:
             with self._busy_lock:
                 self._busy_threads -= 1
-        if keep_alive is False:  # gunicorn's every "close this connection" path returns False
-            conn.close(graceful=True)
-            conn.closed_by_its_thread = True
         return keep_alive
 
     def next_request_arrives(self, conn) -> bool:
@@ -116,6 +116,8 @@ class ThreadWorker(gthread.ThreadWorker):
                 os.read(self._crowded_read, 64)
             except OSError:
                 pass
+            if not self.alive:  # SIGTERM arrived during the drain (handle_exit): wake them after all
+                self._note_crowding()
 
     def enqueue_req(self, conn):
         """Runs on the event loop: hand a connection to the pool, counted busy from now (queued
