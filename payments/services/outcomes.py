@@ -51,6 +51,10 @@ VOIDED_LOCALLY = "voided_locally"
 LATE_SUCCESS_PAYMENT_STATUSES = {PaymentStatus.FAILED, PaymentStatus.CANCELLED}
 
 
+# Where a capture leaves an attempt: what "captured, by how much not said" must not move it to.
+CAPTURED_ATTEMPT_STATUSES = (AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED)
+
+
 @dataclass
 class Outcome:
     """What a flow told us, in platform terms, whatever the path (answer, error, webhook)."""
@@ -441,9 +445,6 @@ def _reconcile_amounts(payment, attempt, target: str, outcome: Outcome) -> None:
             payment.amount_capture_unknown = 0
     payment.amount_capturing = min(payment.amount_capturing,
                                    max(payment.amount_authorized - payment.amount_captured, 0))
-
-
-CAPTURED_ATTEMPT_STATUSES = (AttemptStatus.CHARGED, AttemptStatus.PARTIALLY_CHARGED)
 
 
 def _captured_total(attempt, target: str, outcome: Outcome) -> int | None:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from payments import outbox
 from payments.models import PaymentAttempt, PaymentEvent, Refund
 from payments.services.outcomes import lock_payment_and_attempt, lock_payment_and_refund, record_event, state_change
+from payments.services.sweeps import UNKNOWN_OUTCOME_ATTEMPT_STATUSES
 from payments.statuses import AttemptStatus, RefundStatus
 
 logger = logging.getLogger("pagoflex.jobs")
@@ -45,21 +46,18 @@ def unresolved_refunds():
     return Refund.objects.filter(status=RefundStatus.PENDING)
 
 
-# A capture is made on an authorized (or already partly captured) attempt.
-CAPTURE_IN_DOUBT_ATTEMPT_STATUSES = (AttemptStatus.AUTHORIZED, AttemptStatus.PARTIALLY_CHARGED)
-
-
 def _payment_events(kind: str):
     return PaymentEvent.objects.filter(payment=OuterRef("payment"), kind=kind)
 
 
 def captures_in_doubt():
-    """Attempts whose payment holds a capture of unknown outcome, annotated with ``in_doubt_since``
+    """Attempts whose payment holds a capture of unknown outcome (the ones the sweep syncs for it),
+    annotated with ``in_doubt_since``
     (its payment's last ``capture_unknown`` event) and ``escalated_since`` (an escalation of the
     payment at or after that moment, if any)."""
     since = _payment_events("capture_unknown").order_by("-created_at").values("created_at")[:1]
     attempts = PaymentAttempt.objects.filter(payment__amount_capture_unknown__gt=0,
-                                             status__in=CAPTURE_IN_DOUBT_ATTEMPT_STATUSES)
+                                             status__in=UNKNOWN_OUTCOME_ATTEMPT_STATUSES)
     attempts = attempts.annotate(in_doubt_since=Subquery(since)).filter(in_doubt_since__isnull=False)
     escalated = _payment_events("escalated").filter(created_at__gte=OuterRef("in_doubt_since"))
     return attempts.annotate(escalated_since=Subquery(escalated.order_by("created_at").values("created_at")[:1]))
