@@ -1,11 +1,13 @@
 """The production worker (pagoflex/gunicorn_worker.py) serves a kept-alive client's next request on
 the thread that answered the last one, within its wait and while enough of the process's threads
 are free; otherwise the connection goes back to the event loop, as in gunicorn's own worker. And
-the configuration sets the GIL's switch interval in each worker process (pagoflex/gunicorn.conf.py).
+the configuration sets the GIL's switch interval and the garbage collector's thresholds in each
+worker process (pagoflex/gunicorn.conf.py).
 
 The rule is exercised here on real sockets with gunicorn's own serving stubbed; the whole worker
 serves real requests in test_production_server.py."""
 
+import gc
 import io
 import os
 import runpy
@@ -148,14 +150,29 @@ def test_a_connection_to_close_is_closed_by_its_thread_without_waiting(sockets, 
     assert time.monotonic() - started < 1
 
 
-def test_the_configuration_sets_the_switch_interval_in_each_worker(monkeypatch):
-    monkeypatch.setattr(os, "environ", {**os.environ, "GIL_SWITCH_INTERVAL": "0.04"})  # the config's setdefaults stay here
-    before = sys.getswitchinterval()
+def test_the_configuration_sets_the_switch_interval_and_the_collector_in_each_worker(monkeypatch):
+    monkeypatch.setattr(os, "environ", {**os.environ, "GIL_SWITCH_INTERVAL": "0.04",
+                                        "GC_THRESHOLD": "12345,15,17"})  # the config's setdefaults stay here
+    before, gc_before = sys.getswitchinterval(), gc.get_threshold()
     config = runpy.run_path(CONFIG)
     try:
         config["post_fork"](None, None)
         assert sys.getswitchinterval() == pytest.approx(0.04)
         assert config["GIL_SWITCH_INTERVAL"] == 0.04
+        assert gc.get_threshold() == (12345, 15, 17)
     finally:
         sys.setswitchinterval(before)
+        gc.set_threshold(*gc_before)
     assert os.environ["GUNICORN_NEXT_REQUEST_WAIT"] == "1"  # the shipped wait
+
+
+def test_the_shipped_collector_thresholds(monkeypatch):
+    monkeypatch.setattr(os, "environ", {key: value for key, value in os.environ.items() if key != "GC_THRESHOLD"})
+    assert runpy.run_path(CONFIG)["GC_THRESHOLD"] == (20000, 20, 20)
+
+
+@pytest.mark.parametrize("value", ["0,10,10", "20000,20", "20000,20,20,20", "2e4,20,20", "-1,10,10", "", "a,b,c", "²,1,1"])
+def test_a_collector_threshold_that_is_not_three_positive_integers_is_refused_at_start(monkeypatch, value):
+    monkeypatch.setattr(os, "environ", {**os.environ, "GC_THRESHOLD": value})
+    with pytest.raises(ValueError, match="GC_THRESHOLD must be three positive integers"):
+        runpy.run_path(CONFIG)
