@@ -45,11 +45,12 @@ GIL_SWITCH_INTERVAL = float(os.environ.get("GIL_SWITCH_INTERVAL", "0.05"))
 
 
 def _gc_threshold(text: str) -> tuple[int, int, int]:
-    """``GC_THRESHOLD``: three positive integers, as ``gc.set_threshold`` takes them. Refused at
-    start, not guessed: 0 would turn the collector off and let reference cycles pile up."""
+    """``GC_THRESHOLD``: three positive integers, as ``gc.set_threshold`` takes them (C ints). Refused
+    at start, not guessed: 0 would turn the collector off and let reference cycles pile up, and a
+    figure past a C int would fail in every worker as it forks, not here."""
     parts = text.split(",")
-    if len(parts) != 3 or not all(part.strip().isdecimal() and int(part) > 0 for part in parts):
-        raise ValueError(f"GC_THRESHOLD must be three positive integers such as 20000,20,20, not {text!r}")
+    if len(parts) != 3 or not all(part.strip().isdecimal() and 0 < int(part) < 2**31 for part in parts):
+        raise ValueError(f"GC_THRESHOLD must be three positive integers below 2**31 such as 20000,20,20, not {text!r}")
     return tuple(int(part) for part in parts)
 
 
