@@ -49,21 +49,23 @@ def _gc_threshold(text: str) -> tuple[int, int, int]:
     at start, not guessed: 0 would turn the collector off and let reference cycles pile up, and a
     figure past a C int would fail in every worker as it forks, not here."""
     parts = text.split(",")
-    if len(parts) != 3 or not all(part.strip().isdecimal() and 0 < int(part) < 2**31 for part in parts):
+    if len(parts) != 3 or not all(part.strip().isascii() and part.strip().isdecimal() and 0 < int(part) < 2**31 for part in parts):
         raise ValueError(f"GC_THRESHOLD must be three positive integers below 2**31 such as 20000,20,20, not {text!r}")
     return tuple(int(part) for part in parts)
 
 
 # Python's cyclic garbage collector, in each worker process: a young collection once 20,000 more
 # objects that can hold references were made than freed (Python's default 700), an older one
-# every 20 of the generation below (default 10). A payment leaves about 160 objects in reference
-# cycles (Django's request and response objects, among others). At the default a process made a young
+# every 20 of the generation below (default 10). A payment makes about 440 such objects more than
+# it frees before the collector runs, about 160 of them left in reference cycles (Django's request
+# and response objects, among others). At the default a process made a young
 # collection every other payment, a middle one every 20 and a full one, about 100 ms with the GIL
 # held, every 400 or so. At these thresholds, measured without bank latency (docs/performance.md,
 # "The garbage collector"): a young collection every 45 payments, about 13 ms each (0.3 ms at the
 # default), half the time in the collector, a full one every 18,000 payments or so (computed: none
 # came in the 850 a process served), less memory (a collection writes to objects shared with the
-# master, which the kernel then copies), and 0-6 % less server CPU per payment.
+# master, which the kernel then copies), and 4-6 % less server CPU per payment in three of four
+# series (none in the fourth).
 GC_THRESHOLD = _gc_threshold(os.environ.get("GC_THRESHOLD", "20000,20,20"))
 # Database connections per process: workers x this is what PostgreSQL sees (3 x 6 = 18).
 os.environ.setdefault("DATABASE_POOL_MAX_SIZE", os.environ.get("GUNICORN_DB_POOL_SIZE", "6"))

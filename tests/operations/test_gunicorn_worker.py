@@ -171,7 +171,7 @@ def test_the_shipped_collector_thresholds(monkeypatch):
     assert runpy.run_path(CONFIG)["GC_THRESHOLD"] == (20000, 20, 20)
 
 
-@pytest.mark.parametrize("value", ["0,10,10", "20000,20", "20000,20,20,20", "2e4,20,20", "-1,10,10", "", "a,b,c", "²,1,1", "2147483648,1,1", "99999999999999999999,1,1"])
+@pytest.mark.parametrize("value", ["0,10,10", "20000,20", "20000,20,20,20", "2e4,20,20", "-1,10,10", "", "a,b,c", "²,1,1", "٢٠٠٠٠,٢٠,٢٠", "2147483648,1,1", "99999999999999999999,1,1"])
 def test_a_collector_threshold_that_is_not_three_positive_c_ints_is_refused_at_start(monkeypatch, value):
     monkeypatch.setattr(os, "environ", {**os.environ, "GC_THRESHOLD": value})
     with pytest.raises(ValueError, match=r"GC_THRESHOLD must be three positive integers below 2\*\*31"):
